@@ -1,0 +1,91 @@
+package io.selectloop;
+
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+
+/**
+ * One stream connection: asyncio's {@code Transport}.
+ *
+ * <p>Threading: the methods marked "any thread" may be called from anywhere; off the
+ * loop they copy what they need and hop onto the loop with {@link EventLoop#execute},
+ * so calls from one thread take effect in the order they were made. The rest are
+ * loop thread only and throw {@link IllegalStateException} elsewhere.
+ *
+ * <p>Writes have copy semantics: the caller may reuse its buffer as soon as
+ * {@code write} returns. Output is buffered and flushed once at the end of the loop
+ * iteration (or by {@link #flush()}); writes after {@link #close()},
+ * {@link #shutdownOutput()} or the connection's end are silently dropped, since they
+ * can race with a close coming from the peer.
+ */
+public interface Connection {
+
+    /** The loop all of this connection's callbacks run on. Any thread. */
+    EventLoop loop();
+
+    /**
+     * Queues all remaining bytes of {@code src} (its position moves to its limit). Any thread.
+     * If the pending output would exceed {@code maxPendingWriteBytes}, the connection is
+     * closed with a {@link WriteLimitExceededException} instead.
+     */
+    void write(ByteBuffer src);
+
+    /** Queues a copy of {@code src}. Any thread. */
+    default void write(byte[] src) {
+        write(ByteBuffer.wrap(src));
+    }
+
+    /** Queues a copy of {@code length} bytes of {@code src} from {@code offset}. Any thread. */
+    default void write(byte[] src, int offset, int length) {
+        write(ByteBuffer.wrap(src, offset, length));
+    }
+
+    /**
+     * Queues {@code count} bytes of {@code file} from {@code position}, sent with
+     * {@link FileChannel#transferTo} (zero-copy where the OS allows) in order with the
+     * writes before and after it. The bytes count as pending output for the watermarks
+     * but not for {@code maxPendingWriteBytes}, which bounds memory and a file region
+     * holds none. The file channel is not closed: it stays the caller's, and must stay
+     * open until the bytes are sent. Any thread.
+     */
+    void sendFile(FileChannel file, long position, long count);
+
+    /** Writes pending output now instead of at the end of the iteration. Any thread. */
+    void flush();
+
+    /** False while pending output is above the high watermark (until it falls below the low one). Any thread. */
+    boolean isWritable();
+
+    /** Bytes queued and not yet written to the socket. Any thread. */
+    long pendingWriteBytes();
+
+    /** Stops reading (and so, through TCP flow control, the peer). Any thread. */
+    void pauseReading();
+
+    /** Undoes {@link #pauseReading()}. Any thread. */
+    void resumeReading();
+
+    /** Sends FIN once pending output is flushed; the connection can still read. Any thread. */
+    void shutdownOutput();
+
+    /** Stops reading, flushes pending output, then closes. Idempotent. Any thread. */
+    void close();
+
+    /** Closes at once with a reset (SO_LINGER 0), dropping pending output. Any thread. */
+    void abort();
+
+    /** True until the connection is closed. Any thread. */
+    boolean isOpen();
+
+    /** The peer's address (null if it could not be read). Any thread. */
+    SocketAddress remoteAddress();
+
+    /** This end's address. Any thread. */
+    SocketAddress localAddress();
+
+    /** The application's object for this connection. Any thread. */
+    Object attachment();
+
+    /** Sets the application's object for this connection. Any thread. */
+    void attach(Object attachment);
+}

@@ -1,0 +1,713 @@
+package io.selectloop;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One thread, one {@link Selector}, a task queue and a timer heap.
+ *
+ * <p>A loop either runs on a thread of its own ({@link #start(String)}) or inside a
+ * thread the application owns ({@link #open()}, then {@link #run()} or
+ * {@link #runOnce(long)}). Either way, exactly one thread at a time is "the loop
+ * thread", and every selector, key and channel operation happens on it. Other threads
+ * talk to the loop only through {@link #execute(Runnable)} and
+ * {@link #schedule(Runnable, long, TimeUnit)}.
+ *
+ * <p>One iteration, in order:
+ * <ol>
+ *   <li>compute the select timeout from the nearest timer (0 if tasks are queued);</li>
+ *   <li>{@code select(Consumer, timeout)}, dispatching each ready key as the selector
+ *       reports it (no selected-key set to clear);</li>
+ *   <li>run expired timers, then queued tasks, the tasks bounded by a time budget so
+ *       that a flood of tasks cannot starve I/O;</li>
+ *   <li>flush every connection that was written to during this iteration: one
+ *       gathering write per connection, however many {@code write} calls it took.</li>
+ * </ol>
+ *
+ * <pre>{@code
+ * EventLoop loop = EventLoop.start("echo");
+ * StreamServer.bind(loop, new InetSocketAddress("127.0.0.1", 7007), () -> (c, data) -> c.write(data));
+ * ...
+ * loop.shutdownGracefully(Duration.ofSeconds(5)).join();
+ * }</pre>
+ */
+public final class EventLoop implements Executor, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EventLoop.class);
+
+    /** The loop's clock starts here so deadlines are small positive numbers and -1 can mean "awake". */
+    private static final long ORIGIN = System.nanoTime();
+    private static final long AWAKE = -1L;
+    private static final long NO_DEADLINE = Long.MAX_VALUE;
+
+    /** Size of the loop's one read buffer: every connection reads into it in turn. */
+    static final int READ_BUFFER_SIZE = 64 * 1024;
+    /** How long queued tasks may run per iteration before the loop goes back to I/O. */
+    static final long TASK_BUDGET_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+    /** Tasks waiting at once before {@link #execute} refuses more: a bound, not a target. */
+    static final int MAX_PENDING_TASKS = 1 << 22;
+    /** Upper bound on buffers gathered into one write call. */
+    static final int MAX_GATHER = 64;
+
+    private static final int OPEN = 0, SHUTTING_DOWN = 1, TERMINATED = 2;
+
+    private final String name;
+    private final boolean ownThread;
+    private volatile Thread thread;
+    private final AtomicBoolean running = new AtomicBoolean();
+    private final AtomicInteger state = new AtomicInteger(OPEN);
+    private final AtomicLong shutdownDeadline = new AtomicLong(NO_DEADLINE);
+    private final CompletableFuture<Void> terminationFuture = new CompletableFuture<>();
+
+    private Selector selector;
+    private final Consumer<SelectionKey> dispatcher = this::dispatch;
+
+    private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger pendingTasks = new AtomicInteger();
+    private final TimerQueue timers = new TimerQueue();
+    private final Queue<TimerHandle> incomingTimers = new ConcurrentLinkedQueue<>();
+    private final Queue<TimerHandle> cancelledTimers = new ConcurrentLinkedQueue<>();
+    private final AtomicLong timerSequence = new AtomicLong();
+    /**
+     * When the loop will wake by itself ({@link #NO_DEADLINE}: never), or {@link #AWAKE}.
+     * A producer wakes the selector only by swapping this to AWAKE, so however many
+     * threads submit during one sleep, the selector is woken once.
+     */
+    private final AtomicLong nextWakeupNanos = new AtomicLong(AWAKE);
+
+    private final ArrayDeque<PendingFlush> flushQueue = new ArrayDeque<>();
+    final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
+    final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
+    final BufferPool pool = new BufferPool();
+
+    // Counters, for tests and diagnostics. Written by the loop thread unless noted.
+    final AtomicLong wakeupCalls = new AtomicLong();
+    volatile long iterations;
+    volatile int selectorRebuilds;
+
+    private EventLoop(String name, boolean ownThread) throws IOException {
+        this.name = name;
+        this.ownThread = ownThread;
+        this.selector = Selector.open();
+    }
+
+    /**
+     * Creates a loop and starts it on a new (non-daemon) thread called {@code name}.
+     * Any thread may call this.
+     */
+    public static EventLoop start(String name) {
+        EventLoop loop = create(name, true);
+        Thread t = new Thread(loop::runOnOwnThread, name);
+        loop.thread = t;
+        t.start();
+        return loop;
+    }
+
+    /**
+     * Creates a loop for the application to drive with {@link #run()} or
+     * {@link #runOnce(long)} on a thread it owns. Until then, the thread that called
+     * {@code open()} counts as the loop thread, so it may set up registrations directly.
+     */
+    public static EventLoop open() {
+        EventLoop loop = create("selectloop-" + Thread.currentThread().getName(), false);
+        loop.thread = Thread.currentThread();
+        return loop;
+    }
+
+    private static EventLoop create(String name, boolean ownThread) {
+        try {
+            return new EventLoop(Objects.requireNonNull(name, "name"), ownThread);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot open a selector", e);
+        }
+    }
+
+    /** The loop's name (its thread's name for started loops). */
+    public String name() {
+        return name;
+    }
+
+    /** True when called on this loop's thread. Any thread. */
+    public boolean inEventLoop() {
+        return Thread.currentThread() == thread;
+    }
+
+    /** True once {@link #shutdownGracefully} or {@link #close()} was called. Any thread. */
+    public boolean isShuttingDown() {
+        return state.get() != OPEN;
+    }
+
+    /** True once the loop has stopped and released its selector. Any thread. */
+    public boolean isTerminated() {
+        return state.get() == TERMINATED;
+    }
+
+    /** Completes when the loop has terminated. Any thread. */
+    public CompletableFuture<Void> terminationFuture() {
+        return terminationFuture;
+    }
+
+    void checkInEventLoop() {
+        if (!inEventLoop()) {
+            throw new IllegalStateException("called from " + Thread.currentThread().getName()
+                    + "; only the loop thread (" + name + ") may call this: hop on with execute()");
+        }
+    }
+
+    // ------------------------------------------------------------------ running
+
+    /**
+     * Runs the loop on the calling thread until it terminates. Only for loops from
+     * {@link #open()}; the calling thread becomes the loop thread.
+     *
+     * @throws IllegalStateException for a started loop, or if another thread is running it
+     */
+    public void run() {
+        claim();
+        try {
+            while (state.get() != TERMINATED) {
+                iterate(-1);
+            }
+        } finally {
+            running.set(false);
+        }
+    }
+
+    /**
+     * Runs one iteration on the calling thread, waiting at most {@code timeoutMillis} for
+     * I/O (0: do not wait; negative: wait until something happens). Only for loops from
+     * {@link #open()}; the calling thread becomes the loop thread.
+     *
+     * @return false once the loop has terminated
+     */
+    public boolean runOnce(long timeoutMillis) {
+        claim();
+        try {
+            if (state.get() != TERMINATED) {
+                iterate(timeoutMillis < 0 ? -1 : TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+            }
+            return state.get() != TERMINATED;
+        } finally {
+            running.set(false);
+        }
+    }
+
+    private void claim() {
+        if (ownThread) {
+            throw new IllegalStateException("loop " + name + " runs on its own thread; run()/runOnce() are for EventLoop.open() loops");
+        }
+        if (!running.compareAndSet(false, true)) {
+            throw new IllegalStateException("loop " + name + " is already being run by " + thread);
+        }
+        thread = Thread.currentThread();
+    }
+
+    private void runOnOwnThread() {
+        running.set(true);
+        try {
+            while (state.get() != TERMINATED) {
+                iterate(-1);
+            }
+        } finally {
+            running.set(false);
+        }
+    }
+
+    /** One pass of the loop. {@code maxWaitNanos < 0} waits as long as the timers allow. */
+    private void iterate(long maxWaitNanos) {
+        try {
+            iterations++;
+            moveIncomingTimers();
+            select(maxWaitNanos);
+            runExpiredTimers();
+            runTasks();
+            flushAll();
+            if (state.get() != OPEN) {
+                advanceShutdown();
+            }
+        } catch (Throwable t) {
+            // Only a bug in the loop itself gets here: user callbacks are guarded one by one.
+            log.error("event loop {}: unexpected error, continuing", name, t);
+        }
+    }
+
+    private void select(long maxWaitNanos) {
+        long now = nanoTime();
+        long timeout = tasks.isEmpty() ? timeoutUntilNextDeadline(now) : 0;
+        if (maxWaitNanos >= 0) {
+            timeout = Math.min(timeout, maxWaitNanos);
+        }
+        try {
+            if (timeout <= 0) {
+                selector.selectNow(dispatcher);
+                return;
+            }
+            nextWakeupNanos.set(timeout == NO_DEADLINE ? NO_DEADLINE : now + timeout);
+            try {
+                // Re-check after publishing the wake-up time: a producer that ran between
+                // our first check and the publication saw AWAKE and did not wake us.
+                if (!tasks.isEmpty() || !incomingTimers.isEmpty()) {
+                    selector.selectNow(dispatcher);
+                } else {
+                    selector.select(dispatcher, timeout == NO_DEADLINE ? 0 : toMillisRoundedUp(timeout));
+                }
+            } finally {
+                nextWakeupNanos.set(AWAKE);
+            }
+        } catch (IOException e) {
+            rebuildSelector(e);
+        }
+    }
+
+    private long timeoutUntilNextDeadline(long now) {
+        long deadline = NO_DEADLINE;
+        TimerHandle next = timers.peek();
+        if (next != null) {
+            deadline = next.deadline;
+        }
+        if (state.get() != OPEN) {
+            deadline = Math.min(deadline, shutdownDeadline.get());
+        }
+        return deadline == NO_DEADLINE ? NO_DEADLINE : Math.max(0, deadline - now);
+    }
+
+    /** Rounded up, so that a timer is never found early and re-slept for 0 ms in a spin. */
+    private static long toMillisRoundedUp(long nanos) {
+        return Math.max(1, (nanos + 999_999) / 1_000_000);
+    }
+
+    private void dispatch(SelectionKey key) {
+        Registration registration = (Registration) key.attachment();
+        int readyOps;
+        try {
+            readyOps = key.readyOps();
+        } catch (java.nio.channels.CancelledKeyException e) {
+            return; // closed by an earlier handler in this same pass
+        }
+        try {
+            registration.handlerUnchecked().ready(registration, readyOps);
+        } catch (Throwable t) {
+            log.warn("I/O handler for {} threw; closing that channel", registration.channel(), t);
+            registration.closeQuietly();
+        }
+    }
+
+    /**
+     * {@code select} failed: the selector itself is suspect. Move every registration to a
+     * fresh selector, keeping interest and attachment, rather than dying or spinning.
+     */
+    private void rebuildSelector(IOException cause) {
+        log.warn("event loop {}: select failed ({}); rebuilding the selector", name, cause.toString());
+        rebuildSelector();
+    }
+
+    /** Package-private so tests can prove registrations survive a rebuild. Loop thread only. */
+    void rebuildSelector() {
+        checkInEventLoop();
+        Selector old = selector;
+        Selector fresh;
+        try {
+            fresh = Selector.open();
+        } catch (IOException e) {
+            log.error("event loop {}: cannot open a new selector; keeping the old one", name, e);
+            return;
+        }
+        for (SelectionKey key : old.keys().toArray(new SelectionKey[0])) {
+            Registration registration = (Registration) key.attachment();
+            if (!key.isValid()) {
+                continue;
+            }
+            int ops = key.interestOps();
+            key.cancel();
+            try {
+                registration.key(registration.channel().register(fresh, ops, registration));
+            } catch (ClosedChannelException e) {
+                // closed meanwhile; nothing to move
+            } catch (RuntimeException e) {
+                log.warn("event loop {}: could not move {} to the new selector; closing it", name, registration.channel(), e);
+                registration.closeQuietly();
+            }
+        }
+        selector = fresh;
+        selectorRebuilds++;
+        try {
+            old.close();
+        } catch (IOException e) {
+            log.debug("closing the old selector failed", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ registration
+
+    /**
+     * Registers a channel, like {@code selector.register(fileobj, events, data)}. The
+     * channel is switched to non-blocking mode if it is not already. Loop thread only.
+     *
+     * @param ops     {@code SelectionKey.OP_*} bits to wait for (may be 0)
+     * @param handler called on this loop each time the channel is ready
+     */
+    public Registration register(SelectableChannel channel, int ops, IoHandler handler) throws IOException {
+        return register(channel, ops, handler, null);
+    }
+
+    /** As {@link #register(SelectableChannel, int, IoHandler)}, with an attachment. Loop thread only. */
+    public Registration register(SelectableChannel channel, int ops, IoHandler handler, Object attachment)
+            throws IOException {
+        checkInEventLoop();
+        if (state.get() == TERMINATED) {
+            throw new IllegalStateException("event loop " + name + " has terminated");
+        }
+        if (channel.isBlocking()) {
+            channel.configureBlocking(false);
+        }
+        Registration registration = new Registration(this, channel, handler, attachment);
+        registration.key(channel.register(selector, ops, registration));
+        return registration;
+    }
+
+    // ------------------------------------------------------------------ tasks
+
+    /**
+     * Runs {@code task} on the loop thread, after the tasks already queued. Tasks from
+     * one thread run in the order they were submitted. Any thread; from another thread
+     * it wakes a sleeping loop at most once per sleep however many tasks arrive.
+     *
+     * @throws RejectedExecutionException once the loop has terminated, or when more than
+     *     four million tasks are waiting (a producer far outrunning the loop)
+     */
+    @Override
+    public void execute(Runnable task) {
+        Objects.requireNonNull(task, "task");
+        if (state.get() == TERMINATED) {
+            throw new RejectedExecutionException("event loop " + name + " has terminated");
+        }
+        if (pendingTasks.incrementAndGet() > MAX_PENDING_TASKS) {
+            pendingTasks.decrementAndGet();
+            throw new RejectedExecutionException("event loop " + name + " has " + MAX_PENDING_TASKS
+                    + " tasks waiting; the submitter is outrunning the loop");
+        }
+        tasks.offer(task);
+        if (state.get() == TERMINATED && tasks.remove(task)) {
+            pendingTasks.decrementAndGet();
+            throw new RejectedExecutionException("event loop " + name + " has terminated");
+        }
+        if (!inEventLoop()) {
+            wakeUp();
+        }
+    }
+
+    /** Runs {@code task} now if on the loop thread, else queues it. */
+    void runOrExecute(Runnable task) {
+        if (inEventLoop()) {
+            task.run();
+        } else {
+            execute(task);
+        }
+    }
+
+    private void wakeUp() {
+        if (nextWakeupNanos.getAndSet(AWAKE) != AWAKE) {
+            wakeupCalls.incrementAndGet();
+            selector.wakeup();
+        }
+    }
+
+    private void runTasks() {
+        long start = System.nanoTime();
+        int ran = 0;
+        Runnable task;
+        while ((task = tasks.poll()) != null) {
+            pendingTasks.decrementAndGet();
+            runSafely(task, "task");
+            if ((++ran & 31) == 0 && System.nanoTime() - start > TASK_BUDGET_NANOS) {
+                return; // the rest run next iteration, after I/O had its turn
+            }
+        }
+    }
+
+    private void runSafely(Runnable r, String what) {
+        try {
+            r.run();
+        } catch (Throwable t) {
+            log.warn("event loop {}: {} {} threw; the loop goes on", name, what, r, t);
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    /** The loop's clock, in nanoseconds. */
+    static long nanoTime() {
+        return System.nanoTime() - ORIGIN;
+    }
+
+    /**
+     * Runs {@code task} on the loop thread once {@code delay} has passed; never earlier.
+     * Timers with the same deadline run in the order they were scheduled. Any thread;
+     * from another thread it wakes the loop only if the new deadline is earlier than
+     * the one the loop is sleeping towards.
+     *
+     * @return a handle whose {@link TimerHandle#cancel()} stops it from ever running
+     * @throws RejectedExecutionException once the loop has terminated
+     */
+    public TimerHandle schedule(Runnable task, long delay, TimeUnit unit) {
+        Objects.requireNonNull(task, "task");
+        if (state.get() == TERMINATED) {
+            throw new RejectedExecutionException("event loop " + name + " has terminated");
+        }
+        long delayNanos = Math.max(0, unit.toNanos(delay));
+        long now = nanoTime();
+        long deadline = delayNanos > NO_DEADLINE - 1 - now ? NO_DEADLINE - 1 : now + delayNanos;
+        TimerHandle timer = new TimerHandle(this, task, deadline, timerSequence.getAndIncrement());
+        if (inEventLoop()) {
+            timers.add(timer);
+        } else {
+            incomingTimers.offer(timer);
+            wakeUpIfEarlier(deadline);
+        }
+        return timer;
+    }
+
+    private void wakeUpIfEarlier(long deadline) {
+        for (;;) {
+            long planned = nextWakeupNanos.get();
+            if (planned == AWAKE || deadline >= planned) {
+                return;
+            }
+            if (nextWakeupNanos.compareAndSet(planned, AWAKE)) {
+                wakeupCalls.incrementAndGet();
+                selector.wakeup();
+                return;
+            }
+        }
+    }
+
+    /** Called by {@link TimerHandle#cancel()} from any thread. */
+    void timerCancelled(TimerHandle timer) {
+        if (inEventLoop()) {
+            timers.remove(timer);
+        } else {
+            // No wake-up: the loop drops it from the heap on its next pass; until then
+            // the cancelled flag alone keeps it from running.
+            cancelledTimers.offer(timer);
+        }
+    }
+
+    private void moveIncomingTimers() {
+        TimerHandle t;
+        while ((t = incomingTimers.poll()) != null) {
+            if (!t.isCancelled()) {
+                timers.add(t);
+            }
+        }
+        while ((t = cancelledTimers.poll()) != null) {
+            timers.remove(t);
+        }
+    }
+
+    private void runExpiredTimers() {
+        moveIncomingTimers();
+        TimerHandle next = timers.peek();
+        if (next == null) {
+            return;
+        }
+        long now = nanoTime();
+        // Collect first, then run: a timer that reschedules itself with no delay must
+        // wait for the next iteration instead of spinning here.
+        int due = 0;
+        TimerHandle[] batch = null;
+        while ((next = timers.peek()) != null && next.deadline <= now) {
+            timers.poll();
+            if (batch == null) {
+                batch = new TimerHandle[Math.min(timers.size() + 1, 1024)];
+            } else if (due == batch.length) {
+                batch = java.util.Arrays.copyOf(batch, due * 2);
+            }
+            batch[due++] = next;
+        }
+        for (int i = 0; i < due; i++) {
+            TimerHandle timer = batch[i];
+            if (timer.markFired()) {
+                runSafely(timer.task, "timer");
+            }
+        }
+    }
+
+    /** Number of timers waiting in the heap (tests). Loop thread only. */
+    int timerCount() {
+        return timers.size();
+    }
+
+    // ------------------------------------------------------------------ flushing
+
+    /** Queue a connection for the end-of-iteration flush. Loop thread only. */
+    void scheduleFlush(PendingFlush connection) {
+        flushQueue.add(connection);
+    }
+
+    private void flushAll() {
+        PendingFlush c;
+        while ((c = flushQueue.poll()) != null) {
+            c.flushPending();
+        }
+    }
+
+    // ------------------------------------------------------------------ shutdown
+
+    /**
+     * Stops the loop in order: servers stop accepting, connections flush their pending
+     * output and close, and at the deadline whatever is left is closed at once. Then the
+     * loop closes its selector and its thread ends. Any thread; calling it again with a
+     * shorter timeout brings the deadline forward.
+     *
+     * <p>For an {@link #open()} loop the shutdown proceeds while the application keeps
+     * calling {@link #run()} or {@link #runOnce(long)}.
+     *
+     * @return completes when the loop has terminated
+     */
+    public CompletableFuture<Void> shutdownGracefully(Duration timeout) {
+        long deadline = nanoTime() + Math.max(0, Math.min(timeout.toNanos(), NO_DEADLINE / 4));
+        shutdownDeadline.accumulateAndGet(deadline, Math::min);
+        state.compareAndSet(OPEN, SHUTTING_DOWN);
+        if (state.get() == SHUTTING_DOWN && !inEventLoop()) {
+            // Wake the loop so it notices; a no-op task does that through the normal door.
+            try {
+                execute(() -> { });
+            } catch (RejectedExecutionException ignored) {
+                // terminated meanwhile
+            }
+        }
+        return terminationFuture;
+    }
+
+    /**
+     * Closes the loop now: every connection is closed (pending output dropped), every
+     * channel still registered is closed, and the selector is released. Any thread. From
+     * another thread it waits for the loop to terminate; on the loop thread it returns at
+     * once and the loop terminates at the end of the current iteration. A loop from
+     * {@link #open()} that nobody is running is closed on the calling thread.
+     */
+    @Override
+    public void close() {
+        if (state.get() == TERMINATED) {
+            return;
+        }
+        if (!ownThread && running.compareAndSet(false, true)) {
+            Thread previous = thread;
+            thread = Thread.currentThread();
+            try {
+                shutdownDeadline.set(0);
+                state.compareAndSet(OPEN, SHUTTING_DOWN);
+                if (state.get() != TERMINATED) {
+                    moveIncomingTimers();
+                    beginResourceShutdown();
+                    terminate();
+                }
+            } finally {
+                thread = previous;
+                running.set(false);
+            }
+            return;
+        }
+        shutdownGracefully(Duration.ZERO);
+        if (!inEventLoop()) {
+            terminationFuture.join();
+        }
+    }
+
+    private boolean resourcesAsked;
+
+    private void advanceShutdown() {
+        boolean remaining = beginResourceShutdown();
+        if (!remaining || nanoTime() >= shutdownDeadline.get()) {
+            terminate();
+        }
+    }
+
+    /**
+     * Asks every loop resource to close gracefully (idempotent, so resources registered
+     * after the shutdown began are asked too). Returns whether any is still open.
+     */
+    private boolean beginResourceShutdown() {
+        boolean remaining = false;
+        boolean first = !resourcesAsked;
+        resourcesAsked = true;
+        for (SelectionKey key : selector.keys().toArray(new SelectionKey[0])) {
+            if (!key.isValid()) {
+                continue;
+            }
+            IoHandler h = ((Registration) key.attachment()).handlerUnchecked();
+            if (h instanceof LoopResource) {
+                LoopResource resource = (LoopResource) h;
+                if (first || !resource.isClosed()) {
+                    resource.beginGracefulClose();
+                }
+                remaining |= !resource.isClosed();
+            }
+        }
+        if (remaining) {
+            // Connections that finished flushing during beginGracefulClose were queued for a flush.
+            flushAll();
+        }
+        return remaining;
+    }
+
+    private void terminate() {
+        state.set(TERMINATED);
+        for (SelectionKey key : selector.keys().toArray(new SelectionKey[0])) {
+            Registration registration = (Registration) key.attachment();
+            IoHandler h = registration.handlerUnchecked();
+            if (h instanceof LoopResource) {
+                if (!((LoopResource) h).isClosed()) {
+                    ((LoopResource) h).forceClose();
+                }
+            } else {
+                // A raw registration: the loop is the last owner that knows about it.
+                registration.closeQuietly();
+            }
+        }
+        for (TimerHandle t : timers.drain()) {
+            t.cancel();
+        }
+        incomingTimers.clear();
+        cancelledTimers.clear();
+        // Tasks submitted before termination still run (they may be the writes and
+        // closes that other threads handed over); after it, execute() refuses.
+        Runnable task;
+        while ((task = tasks.poll()) != null) {
+            pendingTasks.decrementAndGet();
+            runSafely(task, "task");
+        }
+        flushQueue.clear();
+        try {
+            selector.close();
+        } catch (IOException e) {
+            log.debug("closing the selector failed", e);
+        }
+        pool.clear();
+        log.debug("event loop {} terminated", name);
+        terminationFuture.complete(null);
+    }
+
+    @Override
+    public String toString() {
+        return "EventLoop[" + name + "]";
+    }
+}

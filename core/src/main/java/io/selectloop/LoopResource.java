@@ -1,0 +1,17 @@
+package io.selectloop;
+
+/**
+ * Something the loop owns that takes part in graceful shutdown: servers stop
+ * accepting, connections flush and close. Package-private on purpose: users
+ * see only {@link EventLoop#shutdownGracefully(java.time.Duration)}.
+ */
+interface LoopResource {
+    /** Start an orderly close (idempotent). Called on the loop thread. */
+    void beginGracefulClose();
+
+    /** The shutdown deadline passed: close now, dropping whatever is left. */
+    void forceClose();
+
+    /** True once nothing of this resource is left open. */
+    boolean isClosed();
+}

@@ -1,0 +1,703 @@
+package io.selectloop;
+
+import static java.nio.channels.SelectionKey.OP_READ;
+import static java.nio.channels.SelectionKey.OP_WRITE;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A TCP or Unix-domain stream connection on one loop. Everything that changes state
+ * runs on the loop thread; the public "any thread" methods hop there first.
+ *
+ * <p>Output is a queue of pooled direct chunks (and file regions for
+ * {@link #sendFile}). Writes append to it and put the connection on the loop's flush
+ * list; the loop flushes each listed connection once, with one gathering write, at the
+ * end of the iteration. Only if the socket cannot take everything does the connection
+ * ask for {@code OP_WRITE}, and it drops that interest as soon as the queue drains, so
+ * a full socket never makes the loop spin.
+ */
+final class StreamConnection implements Connection, IoHandler, LoopResource, PendingFlush {
+    private static final Logger log = LoggerFactory.getLogger(StreamConnection.class);
+
+    /** Writes at least this big skip the copy when nothing is queued ahead of them. */
+    static final int DIRECT_WRITE_THRESHOLD = BufferPool.CHUNK_SIZE;
+    /** Write attempts per flush before yielding to other connections. */
+    private static final int WRITE_SPIN_LIMIT = 16;
+
+    private static final AtomicLongFieldUpdater<StreamConnection> IN_TRANSIT =
+            AtomicLongFieldUpdater.newUpdater(StreamConnection.class, "inTransit");
+
+    private static final int OPEN = 0, CLOSING = 1, CLOSED = 2;
+
+    /** A slice of a file waiting in the output queue. */
+    private static final class FileRegion {
+        final FileChannel file;
+        long position;
+        long remaining;
+
+        FileRegion(FileChannel file, long position, long count) {
+            this.file = file;
+            this.position = position;
+            this.remaining = count;
+        }
+    }
+
+    private final EventLoop loop;
+    private final SocketChannel channel;
+    private final StreamOptions options;
+    private final Handler handler;
+    private final ConnectionListener listener;
+    private final boolean tcp;
+    private final SocketAddress remoteAddress;
+    private final SocketAddress localAddress;
+    private Registration registration;
+    private int registeredOps = -1;
+
+    // Output, loop thread only unless volatile.
+    private ArrayDeque<Object> outbound; // BufferPool.Chunk or FileRegion; created on first use
+    private long bufferedBytes;
+    private volatile long pendingBytes; // buffered + file bytes
+    private volatile long inTransit;    // copied by other threads, not yet queued
+    private volatile boolean writable = true;
+    private boolean flushScheduled;
+    private boolean waitingForWritable;
+    private boolean outputShutdownRequested;
+    private boolean outputShut;
+
+    // Input, loop thread only.
+    private boolean readingPausedByUser;
+    private boolean readingPausedByBackPressure;
+    private boolean inputClosed;
+
+    private int state = OPEN;
+    private volatile boolean open = true;
+    private volatile Object attachment;
+
+    long bytesRead;
+    long bytesWritten;
+
+    /** Hooks for the server that accepted this connection (counting, limits). */
+    interface ConnectionListener {
+        void connectionClosed(StreamConnection c);
+    }
+
+    StreamConnection(EventLoop loop, SocketChannel channel, StreamOptions options, Handler handler,
+                     ConnectionListener listener) {
+        this.loop = loop;
+        this.channel = channel;
+        this.options = options;
+        this.handler = Objects.requireNonNull(handler, "the handler supplier returned null");
+        this.listener = listener;
+        this.remoteAddress = addressOrNull(true);
+        this.localAddress = addressOrNull(false);
+        this.tcp = remoteAddress instanceof InetSocketAddress || localAddress instanceof InetSocketAddress;
+    }
+
+    private SocketAddress addressOrNull(boolean remote) {
+        try {
+            return remote ? channel.getRemoteAddress() : channel.getLocalAddress();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Applies socket options. Any thread, before {@link #register()}. */
+    static void configure(SocketChannel channel, StreamOptions options) throws IOException {
+        channel.configureBlocking(false);
+        boolean tcp = channel.getLocalAddress() instanceof InetSocketAddress;
+        if (tcp) {
+            channel.setOption(StandardSocketOptions.TCP_NODELAY, options.tcpNoDelay());
+            if (options.keepAlive()) {
+                channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+            }
+        }
+        if (options.receiveBufferSize() > 0) {
+            channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
+        }
+        if (options.sendBufferSize() > 0) {
+            channel.setOption(StandardSocketOptions.SO_SNDBUF, options.sendBufferSize());
+        }
+    }
+
+    /** Registers with the loop and calls {@code onOpen}. Loop thread only. */
+    void register() {
+        try {
+            registration = loop.register(channel, 0, this);
+        } catch (IOException | RuntimeException e) {
+            log.debug("could not register {}; closing it", this, e);
+            state = CLOSED;
+            open = false;
+            closeChannelQuietly();
+            if (listener != null) {
+                listener.connectionClosed(this);
+            }
+            return;
+        }
+        updateInterest();
+        try {
+            handler.onOpen(this);
+        } catch (Throwable t) {
+            handlerFailed("onOpen", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ readiness
+
+    @Override
+    public void ready(Registration r, int readyOps) {
+        // Writable first: draining output frees memory and may clear back-pressure,
+        // which decides whether this pass reads at all.
+        if ((readyOps & OP_WRITE) != 0) {
+            flushNow();
+        }
+        if ((readyOps & OP_READ) != 0 && state == OPEN) {
+            read();
+        }
+    }
+
+    private boolean readingEnabled() {
+        return state == OPEN && !inputClosed && !readingPausedByUser && !readingPausedByBackPressure;
+    }
+
+    private void read() {
+        ByteBuffer buffer = loop.readBuffer;
+        for (int i = 0; i < options.maxReadsPerWakeup() && readingEnabled(); i++) {
+            buffer.clear();
+            int n;
+            try {
+                n = channel.read(buffer);
+            } catch (IOException e) {
+                ioFailed(e);
+                return;
+            }
+            if (n > 0) {
+                bytesRead += n;
+                buffer.flip();
+                try {
+                    handler.onData(this, buffer);
+                } catch (Throwable t) {
+                    handlerFailed("onData", t);
+                    return;
+                }
+                if (n < buffer.capacity()) {
+                    return; // a short read: the socket is drained, skip the read that would return 0
+                }
+            } else if (n < 0) {
+                endOfInput();
+                return;
+            } else {
+                return;
+            }
+        }
+    }
+
+    private void endOfInput() {
+        inputClosed = true;
+        updateInterest();
+        if (outputShut) {
+            doClose(null); // both directions are done
+            return;
+        }
+        try {
+            handler.onEof(this);
+        } catch (Throwable t) {
+            handlerFailed("onEof", t);
+        }
+    }
+
+    private void updateInterest() {
+        if (state == CLOSED || registration == null) {
+            return;
+        }
+        int ops = (readingEnabled() ? OP_READ : 0) | (waitingForWritable ? OP_WRITE : 0);
+        if (ops != registeredOps) {
+            registeredOps = ops;
+            registration.interestOps(ops);
+        }
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    @Override
+    public void write(ByteBuffer src) {
+        if (loop.inEventLoop()) {
+            writeOnLoop(src);
+            return;
+        }
+        int length = src.remaining();
+        if (length == 0) {
+            return;
+        }
+        byte[] copy = new byte[length];
+        src.get(copy);
+        if (!open) {
+            return;
+        }
+        long transit = IN_TRANSIT.addAndGet(this, length);
+        if (pendingBytes + transit > options.maxPendingWriteBytes()) {
+            // A foreign producer outrunning the socket: fail here rather than queue
+            // an unbounded number of copies on the way to the loop.
+            IN_TRANSIT.addAndGet(this, -length);
+            long attempted = pendingBytes + transit;
+            hop(() -> fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted)));
+            return;
+        }
+        try {
+            loop.execute(() -> {
+                IN_TRANSIT.addAndGet(this, -length);
+                writeOnLoop(ByteBuffer.wrap(copy));
+            });
+        } catch (RejectedExecutionException e) {
+            IN_TRANSIT.addAndGet(this, -length);
+            if (!loop.isTerminated()) {
+                throw e;
+            }
+        }
+    }
+
+    private void writeOnLoop(ByteBuffer src) {
+        int length = src.remaining();
+        if (length == 0) {
+            return;
+        }
+        if (state != OPEN || outputShutdownRequested) {
+            src.position(src.limit());
+            return;
+        }
+        if (length >= DIRECT_WRITE_THRESHOLD && bufferedBytes == 0 && pendingBytes == 0 && !waitingForWritable) {
+            try {
+                bytesWritten += channel.write(src);
+            } catch (IOException e) {
+                src.position(src.limit());
+                ioFailed(e);
+                return;
+            }
+            length = src.remaining();
+            if (length == 0) {
+                return;
+            }
+        }
+        if (bufferedBytes + length > options.maxPendingWriteBytes()) {
+            long attempted = bufferedBytes + length;
+            src.position(src.limit());
+            fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted));
+            return;
+        }
+        append(src);
+        bufferedBytes += length;
+        pendingBytes += length;
+        afterEnqueue();
+    }
+
+    private void append(ByteBuffer src) {
+        if (outbound == null) {
+            outbound = new ArrayDeque<>(4);
+        }
+        Object tail = outbound.peekLast();
+        BufferPool.Chunk chunk = tail instanceof BufferPool.Chunk ? (BufferPool.Chunk) tail : null;
+        while (src.hasRemaining()) {
+            if (chunk == null || !chunk.hasRoom()) {
+                chunk = loop.pool.take();
+                outbound.addLast(chunk);
+            }
+            chunk.append(src);
+        }
+    }
+
+    @Override
+    public void sendFile(FileChannel file, long position, long count) {
+        Objects.requireNonNull(file, "file");
+        if (position < 0 || count < 0) {
+            throw new IllegalArgumentException("position " + position + " and count " + count + " must not be negative");
+        }
+        if (count == 0) {
+            return;
+        }
+        hop(() -> {
+            if (state != OPEN || outputShutdownRequested) {
+                return;
+            }
+            if (outbound == null) {
+                outbound = new ArrayDeque<>(4);
+            }
+            outbound.addLast(new FileRegion(file, position, count));
+            pendingBytes += count;
+            afterEnqueue();
+        });
+    }
+
+    private void afterEnqueue() {
+        if (writable && pendingBytes > options.highWatermark()) {
+            writable = false;
+            if (options.pauseReadingWhenUnwritable()) {
+                readingPausedByBackPressure = true;
+                updateInterest();
+            }
+            fireWritabilityChanged(false);
+        }
+        if (!flushScheduled && !waitingForWritable && state != CLOSED) {
+            flushScheduled = true;
+            loop.scheduleFlush(this);
+        }
+    }
+
+    @Override
+    public void flushPending() {
+        flushScheduled = false;
+        if (!waitingForWritable) {
+            flushNow();
+        }
+    }
+
+    @Override
+    public void flush() {
+        hop(this::flushNow);
+    }
+
+    /** Writes as much as the socket takes now. Loop thread only. */
+    private void flushNow() {
+        if (state == CLOSED) {
+            return;
+        }
+        try {
+            writeQueued();
+        } catch (IOException e) {
+            ioFailed(e);
+            return;
+        }
+        boolean drained = outbound == null || outbound.isEmpty();
+        if (drained != !waitingForWritable) {
+            waitingForWritable = !drained;
+            updateInterest();
+        }
+        if (!writable && pendingBytes < options.lowWatermark()) {
+            writable = true;
+            if (readingPausedByBackPressure) {
+                readingPausedByBackPressure = false;
+                updateInterest();
+            }
+            fireWritabilityChanged(true);
+        }
+        if (drained && state != CLOSED) {
+            outputDrained();
+        }
+    }
+
+    private void writeQueued() throws IOException {
+        if (outbound == null) {
+            return;
+        }
+        ByteBuffer[] gather = loop.gatherScratch;
+        for (int spin = 0; spin < WRITE_SPIN_LIMIT && !outbound.isEmpty(); spin++) {
+            Object head = outbound.peekFirst();
+            if (head instanceof FileRegion) {
+                FileRegion region = (FileRegion) head;
+                long n = region.file.transferTo(region.position, region.remaining, channel);
+                if (n == 0 && region.position >= region.file.size()) {
+                    throw new EOFException("sendFile: the file ended at " + region.position + " with "
+                            + region.remaining + " bytes still to send");
+                }
+                region.position += n;
+                region.remaining -= n;
+                pendingBytes -= n;
+                bytesWritten += n;
+                if (region.remaining > 0) {
+                    if (n == 0) {
+                        return; // socket full
+                    }
+                    continue;
+                }
+                outbound.pollFirst();
+                continue;
+            }
+            int count = 0;
+            long attempted = 0;
+            for (Object o : outbound) {
+                if (!(o instanceof BufferPool.Chunk) || count == gather.length) {
+                    break;
+                }
+                ByteBuffer b = ((BufferPool.Chunk) o).drain;
+                gather[count++] = b;
+                attempted += b.remaining();
+            }
+            long n;
+            try {
+                n = channel.write(gather, 0, count);
+            } finally {
+                java.util.Arrays.fill(gather, 0, count, null);
+            }
+            bytesWritten += n;
+            bufferedBytes -= n;
+            pendingBytes -= n;
+            while (!outbound.isEmpty() && outbound.peekFirst() instanceof BufferPool.Chunk) {
+                BufferPool.Chunk c = (BufferPool.Chunk) outbound.peekFirst();
+                if (c.readable() > 0) {
+                    break;
+                }
+                outbound.pollFirst();
+                loop.pool.give(c);
+            }
+            if (n < attempted) {
+                return; // socket full
+            }
+        }
+    }
+
+    /** The queue just emptied: finish whatever was waiting on that. */
+    private void outputDrained() {
+        if (state == CLOSING) {
+            doClose(null);
+        } else if (outputShutdownRequested && !outputShut) {
+            try {
+                channel.shutdownOutput();
+            } catch (IOException e) {
+                ioFailed(e);
+                return;
+            }
+            outputShut = true;
+            if (inputClosed) {
+                doClose(null);
+            }
+        }
+    }
+
+    private void fireWritabilityChanged(boolean nowWritable) {
+        try {
+            handler.onWritabilityChanged(this, nowWritable);
+        } catch (Throwable t) {
+            handlerFailed("onWritabilityChanged", t);
+        }
+    }
+
+    @Override
+    public boolean isWritable() {
+        return writable;
+    }
+
+    @Override
+    public long pendingWriteBytes() {
+        return pendingBytes + inTransit;
+    }
+
+    // ------------------------------------------------------------------ reading control
+
+    @Override
+    public void pauseReading() {
+        hop(() -> {
+            readingPausedByUser = true;
+            updateInterest();
+        });
+    }
+
+    @Override
+    public void resumeReading() {
+        hop(() -> {
+            readingPausedByUser = false;
+            updateInterest();
+        });
+    }
+
+    // ------------------------------------------------------------------ closing
+
+    @Override
+    public void shutdownOutput() {
+        hop(() -> {
+            if (state != OPEN || outputShutdownRequested) {
+                return;
+            }
+            outputShutdownRequested = true;
+            if (outbound == null || outbound.isEmpty()) {
+                outputDrained();
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        hop(this::closeOnLoop);
+    }
+
+    private void closeOnLoop() {
+        if (state != OPEN) {
+            return;
+        }
+        state = CLOSING;
+        updateInterest();
+        if (outbound == null || outbound.isEmpty()) {
+            doClose(null);
+        } else if (!flushScheduled && !waitingForWritable) {
+            flushScheduled = true;
+            loop.scheduleFlush(this);
+        }
+    }
+
+    @Override
+    public void abort() {
+        hop(() -> {
+            if (state == CLOSED) {
+                return;
+            }
+            if (tcp) {
+                try {
+                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                } catch (IOException | RuntimeException e) {
+                    log.debug("could not set SO_LINGER 0 on {}", this, e);
+                }
+            }
+            doClose(null);
+        });
+    }
+
+    /** A socket error: routine on the internet (resets, broken pipes), so debug level. */
+    private void ioFailed(IOException e) {
+        if (state != CLOSED) {
+            log.debug("{}: {}", this, e.toString());
+            doClose(e);
+        }
+    }
+
+    private void handlerFailed(String callback, Throwable t) {
+        if (state != CLOSED) {
+            log.warn("{}: handler {} threw; closing this connection", this, callback, t);
+            doClose(t);
+        }
+    }
+
+    /** A limit was hit: the application should hear about it once. */
+    private void fail(IOException e) {
+        if (state != CLOSED) {
+            log.warn("{}: {}; closing this connection", this, e.getMessage());
+            doClose(e);
+        }
+    }
+
+    private void doClose(Throwable cause) {
+        if (state == CLOSED) {
+            return;
+        }
+        state = CLOSED;
+        open = false;
+        if (registration != null) {
+            registration.cancel();
+        }
+        closeChannelQuietly();
+        releaseOutput();
+        if (listener != null) {
+            listener.connectionClosed(this);
+        }
+        try {
+            handler.onClose(this, cause);
+        } catch (Throwable t) {
+            log.warn("{}: handler onClose threw", this, t);
+        }
+    }
+
+    private void releaseOutput() {
+        if (outbound != null) {
+            Object o;
+            while ((o = outbound.pollFirst()) != null) {
+                if (o instanceof BufferPool.Chunk) {
+                    loop.pool.give((BufferPool.Chunk) o);
+                }
+            }
+        }
+        bufferedBytes = 0;
+        pendingBytes = 0;
+    }
+
+    private void closeChannelQuietly() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            log.debug("closing {} failed", this, e);
+        }
+    }
+
+    /** Runs on the loop now, or hops there; a loop that is gone has already closed us. */
+    private void hop(Runnable action) {
+        if (loop.inEventLoop()) {
+            action.run();
+            return;
+        }
+        try {
+            loop.execute(action);
+        } catch (RejectedExecutionException e) {
+            if (!loop.isTerminated()) {
+                throw e;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ LoopResource
+
+    @Override
+    public void beginGracefulClose() {
+        closeOnLoop();
+    }
+
+    @Override
+    public void forceClose() {
+        long unsent = pendingBytes;
+        doClose(unsent == 0 ? null
+                : new IOException("closed by event loop shutdown with " + unsent + " bytes of output unsent"));
+    }
+
+    @Override
+    public boolean isClosed() {
+        return state == CLOSED;
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    @Override
+    public EventLoop loop() {
+        return loop;
+    }
+
+    @Override
+    public boolean isOpen() {
+        return open;
+    }
+
+    @Override
+    public SocketAddress remoteAddress() {
+        return remoteAddress;
+    }
+
+    @Override
+    public SocketAddress localAddress() {
+        return localAddress;
+    }
+
+    @Override
+    public Object attachment() {
+        return attachment;
+    }
+
+    @Override
+    public void attach(Object attachment) {
+        this.attachment = attachment;
+    }
+
+    Handler handler() {
+        return handler;
+    }
+
+    @Override
+    public String toString() {
+        return "Connection[" + remoteAddress + " -> " + localAddress + "]";
+    }
+}

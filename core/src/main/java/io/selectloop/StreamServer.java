@@ -1,0 +1,345 @@
+package io.selectloop;
+
+import static java.nio.channels.SelectionKey.OP_ACCEPT;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A listening stream socket (TCP, or a Unix domain socket when bound to a
+ * {@link UnixDomainSocketAddress}) whose accepted connections each get a fresh
+ * {@link Handler} from the supplier.
+ *
+ * <pre>{@code
+ * EventLoop loop = EventLoop.start("echo");
+ * StreamServer server = StreamServer.bind(loop, new InetSocketAddress("127.0.0.1", 0),
+ *         () -> (c, data) -> c.write(data));
+ * System.out.println("listening on " + server.localAddress());
+ * }</pre>
+ *
+ * <p>Every method may be called from any thread.
+ */
+public final class StreamServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StreamServer.class);
+    /** How long accepting pauses after the process ran out of file descriptors. */
+    static final long ACCEPT_BACKOFF_MILLIS = 1000;
+
+    private final EventLoop loop;
+    private final ServerSocketChannel channel;
+    private final StreamOptions options;
+    private final Supplier<? extends Handler> handlers;
+    private final SocketAddress localAddress;
+    private final Path unixPath;
+    private final Acceptor acceptor = new Acceptor();
+    private final AtomicInteger liveConnections = new AtomicInteger();
+    private final AtomicLong acceptedConnections = new AtomicLong();
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    private Registration registration;
+    private volatile boolean closed;
+    private boolean backingOff;
+    private boolean backoffReported;
+    private long backoffsSinceReport;
+    private volatile long backoffs;
+
+    private StreamServer(EventLoop loop, ServerSocketChannel channel, StreamOptions options,
+                         Supplier<? extends Handler> handlers, Path unixPath) throws IOException {
+        this.loop = loop;
+        this.channel = channel;
+        this.options = options;
+        this.handlers = handlers;
+        this.unixPath = unixPath;
+        this.localAddress = channel.getLocalAddress();
+    }
+
+    /** {@link #bind(EventLoop, SocketAddress, StreamOptions, Supplier)} with default options. */
+    public static StreamServer bind(EventLoop loop, SocketAddress address, Supplier<? extends Handler> handlers)
+            throws IOException {
+        return bind(loop, address, StreamOptions.defaults(), handlers);
+    }
+
+    /**
+     * Binds at once (so {@link #localAddress()} is known on return, and a port in use
+     * fails here) and starts accepting on {@code loop}. Any thread.
+     *
+     * @param address an {@link InetSocketAddress} (port 0 picks a free port; IPv4 or
+     *     IPv6) or a {@link UnixDomainSocketAddress}. A stale socket file left at a Unix
+     *     path by an earlier process is replaced; the file is removed again on close.
+     * @param handlers called on the loop thread once per accepted connection
+     */
+    public static StreamServer bind(EventLoop loop, SocketAddress address, StreamOptions options,
+                                    Supplier<? extends Handler> handlers) throws IOException {
+        Objects.requireNonNull(loop, "loop");
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(handlers, "handlers");
+        Path unixPath = null;
+        ServerSocketChannel channel;
+        if (address instanceof UnixDomainSocketAddress) {
+            unixPath = ((UnixDomainSocketAddress) address).getPath();
+            removeStaleSocket(unixPath);
+            channel = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        } else {
+            channel = ServerSocketChannel.open();
+        }
+        StreamServer server;
+        try {
+            channel.configureBlocking(false);
+            if (unixPath == null) {
+                channel.setOption(StandardSocketOptions.SO_REUSEADDR, options.reuseAddress());
+            }
+            if (options.receiveBufferSize() > 0) {
+                // Set on the listener so accepted sockets inherit it before the handshake
+                // fixes the TCP window scale.
+                channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
+            }
+            channel.bind(address, options.backlog());
+            server = new StreamServer(loop, channel, options, handlers, unixPath);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+        try {
+            loop.runOrExecute(server::register);
+        } catch (RejectedExecutionException e) {
+            server.closeChannel();
+            throw new IllegalStateException("event loop " + loop.name() + " has terminated", e);
+        }
+        return server;
+    }
+
+    /** A socket file with nobody listening is left behind when a process dies; asyncio removes it too. */
+    private static void removeStaleSocket(Path path) throws IOException {
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && !Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && !Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && !Files.isSymbolicLink(path)) {
+            Files.delete(path);
+        }
+    }
+
+    private void register() {
+        if (closed) {
+            return;
+        }
+        try {
+            registration = loop.register(channel, OP_ACCEPT, acceptor);
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not start accepting on {}", localAddress, e);
+            closeChannel();
+        }
+    }
+
+    /** The bound address, with the real port when bound to port 0. */
+    public SocketAddress localAddress() {
+        return localAddress;
+    }
+
+    /** The loop this server accepts on. */
+    public EventLoop loop() {
+        return loop;
+    }
+
+    /** The options given to {@code bind}. */
+    public StreamOptions options() {
+        return options;
+    }
+
+    /** Connections accepted and not yet closed. */
+    public int connectionCount() {
+        return liveConnections.get();
+    }
+
+    /** Connections accepted since bind. */
+    public long acceptedCount() {
+        return acceptedConnections.get();
+    }
+
+    /** True once {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Stops listening. Connections already accepted stay open (as with asyncio's
+     * {@code Server.close()}); close them through their handlers, or shut the loop down.
+     * Idempotent.
+     *
+     * @see #closeFuture()
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            loop.runOrExecute(this::closeChannel);
+        } catch (RejectedExecutionException e) {
+            closeChannel(); // the loop is gone, and its selector with it
+        }
+    }
+
+    /** Completes when the listening socket is closed. */
+    public CompletableFuture<Void> closeFuture() {
+        return closeFuture;
+    }
+
+    private void closeChannel() {
+        closed = true;
+        if (registration != null && loop.inEventLoop()) {
+            registration.cancel();
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            log.debug("closing server {} failed", localAddress, e);
+        }
+        if (unixPath != null) {
+            try {
+                Files.deleteIfExists(unixPath);
+            } catch (IOException e) {
+                log.debug("could not remove socket file {}", unixPath, e);
+            }
+        }
+        closeFuture.complete(null);
+    }
+
+    // ------------------------------------------------------------------ accepting
+
+    /** The listening socket's I/O handler and loop resource (so shutdown stops it first). */
+    private final class Acceptor implements IoHandler, LoopResource {
+        @Override
+        public void ready(Registration r, int readyOps) {
+            for (int i = 0; i < options.maxAcceptsPerWakeup(); i++) {
+                SocketChannel accepted;
+                try {
+                    accepted = channel.accept();
+                } catch (IOException e) {
+                    if (isOutOfFileDescriptors(e)) {
+                        backOff(e);
+                        return;
+                    }
+                    if (closed) {
+                        return;
+                    }
+                    log.debug("accept on {} failed: {}", localAddress, e.toString());
+                    continue;
+                }
+                if (accepted == null) {
+                    return;
+                }
+                backoffReported = false;
+                acceptedConnections.incrementAndGet();
+                startConnection(accepted);
+            }
+        }
+
+        @Override
+        public void beginGracefulClose() {
+            closeChannel();
+        }
+
+        @Override
+        public void forceClose() {
+            closeChannel();
+        }
+
+        @Override
+        public boolean isClosed() {
+            return !channel.isOpen();
+        }
+    }
+
+    /**
+     * EMFILE/ENFILE: the pending connection stays in the backlog and the listener stays
+     * readable, so retrying now would spin. Stop watching it for a second instead.
+     */
+    private void backOff(IOException e) {
+        if (backingOff) {
+            return;
+        }
+        backingOff = true;
+        backoffs++;
+        backoffsSinceReport++;
+        if (!backoffReported) {
+            log.warn("accept on {} failed: {}; pausing accepts for {} ms (further pauses logged at debug until an accept succeeds)",
+                    localAddress, e.getMessage(), ACCEPT_BACKOFF_MILLIS);
+            backoffReported = true;
+            backoffsSinceReport = 0;
+        } else {
+            log.debug("accept on {} still out of file descriptors ({} pauses)", localAddress, backoffsSinceReport);
+        }
+        registration.interestOps(0);
+        loop.schedule(() -> {
+            backingOff = false;
+            if (!closed && registration.isValid()) {
+                registration.interestOps(OP_ACCEPT);
+            }
+        }, ACCEPT_BACKOFF_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    static boolean isOutOfFileDescriptors(IOException e) {
+        String message = e.getMessage();
+        return message != null && message.contains("Too many open files");
+    }
+
+    /** Number of accept back-offs so far (tests). */
+    long backoffCount() {
+        return backoffs;
+    }
+
+    private void startConnection(SocketChannel accepted) {
+        Handler handler;
+        try {
+            StreamConnection.configure(accepted, options);
+            handler = handlers.get();
+        } catch (IOException e) {
+            log.debug("could not set up a connection accepted on {}: {}", localAddress, e.toString());
+            closeQuietly(accepted);
+            return;
+        } catch (RuntimeException e) {
+            log.warn("handler supplier for {} threw; refusing the connection", localAddress, e);
+            closeQuietly(accepted);
+            return;
+        }
+        if (handler == null) {
+            log.warn("handler supplier for {} returned null; refusing the connection", localAddress);
+            closeQuietly(accepted);
+            return;
+        }
+        liveConnections.incrementAndGet();
+        StreamConnection connection = new StreamConnection(loop, accepted, options, handler,
+                c -> liveConnections.decrementAndGet());
+        connection.register();
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing more to do for a connection we never started
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "StreamServer[" + localAddress + "]";
+    }
+}
