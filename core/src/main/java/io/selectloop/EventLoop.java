@@ -550,6 +550,11 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
     }
 
+    /** True while the loop sleeps in select, so a submission from another thread must wake it (tests). */
+    boolean isAsleep() {
+        return nextWakeupNanos.get() != AWAKE;
+    }
+
     /** Number of timers waiting in the heap (tests). Loop thread only. */
     int timerCount() {
         return timers.size();

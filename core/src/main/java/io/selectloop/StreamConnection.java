@@ -88,6 +88,8 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     long bytesRead;
     long bytesWritten;
+    /** Write system calls made (tests prove that small writes coalesce). */
+    long socketWrites;
 
     /** Hooks for the server that accepted this connection (counting, limits). */
     interface ConnectionListener {
@@ -279,6 +281,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
         if (length >= DIRECT_WRITE_THRESHOLD && bufferedBytes == 0 && pendingBytes == 0 && !waitingForWritable) {
             try {
+                socketWrites++;
                 bytesWritten += channel.write(src);
             } catch (IOException e) {
                 src.position(src.limit());
@@ -405,6 +408,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             Object head = outbound.peekFirst();
             if (head instanceof FileRegion) {
                 FileRegion region = (FileRegion) head;
+                socketWrites++;
                 long n = region.file.transferTo(region.position, region.remaining, channel);
                 if (n == 0 && region.position >= region.file.size()) {
                     throw new EOFException("sendFile: the file ended at " + region.position + " with "
@@ -434,6 +438,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
                 attempted += b.remaining();
             }
             long n;
+            socketWrites++;
             try {
                 n = channel.write(gather, 0, count);
             } finally {
@@ -694,6 +699,20 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     Handler handler() {
         return handler;
+    }
+
+    SocketChannel channelForTests() {
+        return channel;
+    }
+
+    /** True while back-pressure (not the user) keeps reading off (tests). Loop thread only. */
+    boolean isReadingPausedByBackPressure() {
+        return readingPausedByBackPressure;
+    }
+
+    /** The interest ops last given to the selector (tests). Loop thread only. */
+    int registeredOpsForTests() {
+        return registeredOps;
     }
 
     @Override

@@ -218,6 +218,17 @@ public final class StreamServer implements AutoCloseable {
                 log.debug("could not remove socket file {}", unixPath, e);
             }
         }
+        if (registration != null && loop.inEventLoop() && !loop.isTerminated()) {
+            // The kernel socket is released only when the selector drops the cancelled
+            // key, at the start of the next select: complete after that, so that a
+            // caller who waited on closeFuture finds the port really closed.
+            try {
+                loop.execute(() -> closeFuture.complete(null));
+                return;
+            } catch (RejectedExecutionException e) {
+                // terminating: the selector is being closed, which releases it
+            }
+        }
         closeFuture.complete(null);
     }
 

@@ -1,0 +1,506 @@
+package io.selectloop;
+
+import static io.selectloop.TestSupport.anyLoopbackPort;
+import static io.selectloop.TestSupport.connect;
+import static io.selectloop.TestSupport.eventually;
+import static io.selectloop.TestSupport.readFully;
+import static io.selectloop.TestSupport.readToEnd;
+import static io.selectloop.TestSupport.writeFully;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ConnectionTest {
+    private EventLoop loop;
+    private final TestSupport.Events events = new TestSupport.Events();
+
+    @BeforeEach
+    void startLoop() {
+        loop = EventLoop.start("connection-test");
+    }
+
+    @AfterEach
+    void closeLoop() {
+        loop.close();
+    }
+
+    private StreamServer serve(Supplier<? extends Handler> handlers) throws IOException {
+        return StreamServer.bind(loop, anyLoopbackPort(), handlers);
+    }
+
+    private StreamServer serve(StreamOptions options, Supplier<? extends Handler> handlers) throws IOException {
+        return StreamServer.bind(loop, anyLoopbackPort(), options, handlers);
+    }
+
+    private <T> T onLoop(Callable<T> action) throws Exception {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        loop.execute(() -> {
+            try {
+                result.complete(action.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result.get(10, TimeUnit.SECONDS);
+    }
+
+    /**
+     * A client sends 8 MiB and does not read. The server's pending output for it never
+     * exceeds the high watermark plus one read buffer, its reading is paused (so TCP
+     * pushes back on the client), and once the client reads, every byte arrives intact.
+     */
+    @Test
+    void aClientThatDoesNotReadIsHeldBackAndLosesNothing() throws Exception {
+        StreamOptions options = StreamOptions.builder()
+                .receiveBufferSize(64 * 1024).sendBufferSize(64 * 1024).build();
+        AtomicLong maxPending = new AtomicLong();
+        AtomicInteger readsWhileUnwritable = new AtomicInteger();
+        List<Boolean> writability = new CopyOnWriteArrayList<>();
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(options, () -> new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                serverSide.complete(c);
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                if (!c.isWritable()) {
+                    readsWhileUnwritable.incrementAndGet();
+                }
+                c.write(data);
+                maxPending.accumulateAndGet(c.pendingWriteBytes(), Math::max);
+            }
+
+            @Override
+            public void onWritabilityChanged(Connection c, boolean writable) {
+                writability.add(writable);
+            }
+        });
+
+        int size = 8 << 20;
+        byte[] payload = TestSupport.randomBytes(new Random(8), size);
+        try (SocketChannel client = SocketChannel.open()) {
+            client.setOption(StandardSocketOptions.SO_RCVBUF, 64 * 1024);
+            client.setOption(StandardSocketOptions.SO_SNDBUF, 64 * 1024);
+            client.connect(server.localAddress());
+            CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
+                try {
+                    writeFully(client, ByteBuffer.wrap(payload));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            StreamConnection c = (StreamConnection) serverSide.get(10, TimeUnit.SECONDS);
+            eventually().until(() -> !c.isWritable());
+            eventually().until(() -> onLoop(c::isReadingPausedByBackPressure));
+            assertEquals(0, onLoop(c::registeredOpsForTests) & SelectionKey.OP_READ, "OP_READ is off");
+            // Socket buffers hold a few hundred KiB at most, so the client is stuck.
+            assertFalse(sent.isDone(), "TCP flow control holds the sender back");
+            long bound = options.highWatermark() + EventLoop.READ_BUFFER_SIZE;
+            assertTrue(c.pendingWriteBytes() <= bound, "pending " + c.pendingWriteBytes());
+
+            assertArrayEquals(payload, readFully(client, size));
+            sent.get(60, TimeUnit.SECONDS);
+            assertTrue(maxPending.get() <= bound, "max pending " + maxPending.get() + " over " + bound);
+            assertEquals(0, readsWhileUnwritable.get(), "no reads while unwritable");
+            assertEquals(Boolean.FALSE, writability.get(0));
+            for (int i = 0; i < writability.size(); i++) {
+                assertEquals(i % 2 == 1, writability.get(i), "events alternate, one per crossing: " + writability);
+            }
+            eventually().until(c::isWritable);
+        }
+    }
+
+    @Test
+    void pendingOutputOverTheCapClosesThatConnectionWithAClearError() throws Exception {
+        StreamOptions options = StreamOptions.builder()
+                .watermarks(1024, 2048).maxPendingWriteBytes(64 * 1024)
+                .pauseReadingWhenUnwritable(false).sendBufferSize(16 * 1024).build();
+        StreamServer server = serve(options, () -> new TestSupport.RecordingEcho(events) {
+            @Override
+            public void onOpen(Connection c) {
+                super.onOpen(c);
+                for (int i = 0; i < 64; i++) {
+                    c.write(new byte[16 * 1024]); // 1 MiB to a peer that reads nothing
+                }
+            }
+        });
+        try (SocketChannel client = SocketChannel.open()) {
+            client.setOption(StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+            client.connect(server.localAddress());
+            eventually().until(() -> events.closed.size() == 1);
+            Throwable cause = events.causes.get(events.closed.get(0));
+            WriteLimitExceededException e = assertInstanceOf(WriteLimitExceededException.class, cause);
+            assertEquals(64 * 1024, e.limit());
+            assertTrue(e.getMessage().contains("maxPendingWriteBytes"), e.getMessage());
+        }
+        // The server goes on serving others.
+        try (SocketChannel other = connect(server.localAddress())) {
+            assertEquals(16 * 1024, readFully(other, 16 * 1024).length);
+        }
+    }
+
+    @Test
+    void aThrowingHandlerClosesOnlyItsConnectionWithTheExceptionAsCause() throws Exception {
+        int clients = 40;
+        AtomicInteger index = new AtomicInteger();
+        List<RuntimeException> thrown = new CopyOnWriteArrayList<>();
+        StreamServer server = serve(() -> {
+            boolean bad = index.getAndIncrement() % 4 == 0;
+            return new TestSupport.RecordingEcho(events) {
+                @Override
+                public void onData(Connection c, ByteBuffer data) throws Exception {
+                    if (bad) {
+                        RuntimeException e = new IllegalStateException("handler boom (expected by the test)");
+                        c.attach(e);
+                        thrown.add(e);
+                        throw e;
+                    }
+                    super.onData(c, data);
+                }
+            };
+        });
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        try {
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                int seed = i;
+                results.add(pool.submit(() -> echoSucceeds(server.localAddress(), seed, 256 * 1024)));
+            }
+            int served = 0;
+            for (Future<Boolean> f : results) {
+                served += f.get(2, TimeUnit.MINUTES) ? 1 : 0;
+            }
+            assertEquals(clients - clients / 4, served, "every well-behaved connection finished its echo");
+        } finally {
+            pool.shutdownNow();
+        }
+        eventually().until(() -> events.closed.size() == clients);
+        events.assertEachClosedOnce();
+        assertEquals(clients / 4, thrown.size());
+        for (Connection c : events.closed) {
+            if (c.attachment() != null) {
+                assertSame(c.attachment(), events.causes.get(c), "the thrown exception is the cause");
+            } else {
+                assertNull(events.causes.get(c), "a normal connection closes without a cause");
+            }
+        }
+    }
+
+    /** Sends {@code size} random bytes and checks the echo; false if the server closed early. */
+    private static boolean echoSucceeds(java.net.SocketAddress address, int seed, int size) throws Exception {
+        byte[] payload = TestSupport.randomBytes(new Random(seed), size);
+        try (SocketChannel ch = connect(address)) {
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try {
+                    writeFully(ch, ByteBuffer.wrap(payload));
+                } catch (IOException ignored) {
+                    // the server closed on us: the reader reports it
+                }
+            });
+            byte[] echoed;
+            try {
+                echoed = readFully(ch, size);
+            } catch (IOException e) {
+                return false;
+            }
+            writer.get(60, TimeUnit.SECONDS);
+            assertArrayEquals(payload, echoed);
+            return true;
+        }
+    }
+
+    /** 500 peers reset in the middle of a transfer: each is reported once and nothing leaks. */
+    @Test
+    void fiveHundredPeersResettingMidTransfer() throws Exception {
+        StreamServer server = serve(() -> new TestSupport.RecordingEcho(events));
+        int baseline = TestSupport.openFileDescriptors();
+        int peers = 500;
+        InetSocketAddress address = (InetSocketAddress) server.localAddress();
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int i = 0; i < peers; i++) {
+                int seed = i;
+                done.add(pool.submit(() -> {
+                    try (Socket s = new Socket(address.getAddress(), address.getPort())) {
+                        OutputStream out = s.getOutputStream();
+                        out.write(TestSupport.randomBytes(new Random(seed), 64 * 1024));
+                        out.flush();
+                        InputStream in = s.getInputStream();
+                        if (in.read(new byte[1024]) < 0) {
+                            throw new IOException("the server closed first");
+                        }
+                        s.setSoLinger(true, 0); // close sends RST while echoes are still flowing
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get(2, TimeUnit.MINUTES);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        eventually().until(() -> events.closed.size() == peers);
+        events.assertEachClosedOnce();
+        assertEquals(peers, events.opened.size());
+        // The loop survived: a new client is served.
+        assertTrue(echoSucceeds(server.localAddress(), 99, 64 * 1024));
+        eventually().until(() -> events.closed.size() == peers + 1);
+        eventually().until(() -> TestSupport.openFileDescriptors() <= baseline);
+        assertEquals(0, onLoop(loop.pool::inUse), "every output chunk went back to the pool");
+    }
+
+    /** The client half-closes after sending; it still receives every echoed byte, then end of stream. */
+    @Test
+    void halfCloseStillDeliversEveryEchoedByteThenEndOfStream() throws Exception {
+        StreamServer server = serve(() -> new TestSupport.RecordingEcho(events));
+        byte[] payload = TestSupport.randomBytes(new Random(5), 3 << 20);
+        try (SocketChannel ch = connect(server.localAddress())) {
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try {
+                    writeFully(ch, ByteBuffer.wrap(payload));
+                    ch.shutdownOutput();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            assertArrayEquals(payload, readToEnd(ch), "all bytes, then end of stream");
+            writer.get(60, TimeUnit.SECONDS);
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        assertNull(events.causes.get(events.closed.get(0)));
+    }
+
+    @Test
+    void aHandlerCanAnswerAHalfClosedPeer() throws Exception {
+        StreamServer server = serve(() -> new Handler() {
+            private long received;
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                received += data.remaining();
+            }
+
+            @Override
+            public void onEof(Connection c) {
+                c.write(("received " + received + "\n").getBytes(StandardCharsets.US_ASCII));
+                c.close();
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap(new byte[12345]));
+            ch.shutdownOutput();
+            assertEquals("received 12345\n", new String(readToEnd(ch), StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void shutdownOutputSendsFinAfterPendingDataAndKeepsReading() throws Exception {
+        List<String> afterShutdown = new CopyOnWriteArrayList<>();
+        StreamServer server = serve(() -> new TestSupport.RecordingEcho(events) {
+            boolean shut;
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                if (!shut) {
+                    c.write("bye".getBytes());
+                    c.shutdownOutput();
+                    c.write("dropped".getBytes()); // after shutdownOutput: silently dropped
+                    shut = true;
+                } else {
+                    afterShutdown.add(StandardCharsets.US_ASCII.decode(data).toString());
+                }
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("hi".getBytes()));
+            assertEquals("bye", new String(readToEnd(ch)), "the reply, then FIN");
+            writeFully(ch, ByteBuffer.wrap("more".getBytes()));
+            eventually().until(() -> String.join("", afterShutdown).equals("more"));
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        assertNull(events.causes.get(events.closed.get(0)), "both directions ended in order");
+    }
+
+    @Test
+    void writesAndCloseFromAnotherThreadArriveInOrder() throws Exception {
+        int messages = 10_000;
+        ExecutorService writer = Executors.newSingleThreadExecutor();
+        try {
+            StreamServer server = serve(() -> new TestSupport.RecordingEcho(events) {
+                @Override
+                public void onOpen(Connection c) {
+                    super.onOpen(c);
+                    writer.execute(() -> {
+                        for (int i = 0; i < messages; i++) {
+                            c.write(("line " + i + "\n").getBytes(StandardCharsets.US_ASCII));
+                        }
+                        c.close();
+                    });
+                }
+            });
+            try (SocketChannel ch = connect(server.localAddress())) {
+                String[] lines = new String(readToEnd(ch), StandardCharsets.US_ASCII).split("\n");
+                assertEquals(messages, lines.length);
+                for (int i = 0; i < messages; i++) {
+                    assertEquals("line " + i, lines[i]);
+                }
+            }
+        } finally {
+            writer.shutdownNow();
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        assertNull(events.causes.get(events.closed.get(0)));
+    }
+
+    @Test
+    void abortResetsTheConnectionAndDropsPendingOutput() throws Exception {
+        StreamServer server = serve(() -> new TestSupport.RecordingEcho(events) {
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                c.write(new byte[1 << 20]);
+                c.abort();
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("x".getBytes()));
+            IOException e = assertThrows(IOException.class, () -> readToEnd(ch));
+            assertTrue(e.getMessage().toLowerCase().contains("reset"), e.getMessage());
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        assertNull(events.causes.get(events.closed.get(0)), "abort is a local, deliberate close");
+    }
+
+    @Test
+    void pauseAndResumeReadingFromAnotherThread() throws Exception {
+        AtomicLong received = new AtomicLong();
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(() -> new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                c.pauseReading();
+                serverSide.complete(c);
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                received.addAndGet(data.remaining());
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            StreamConnection c = (StreamConnection) serverSide.get(10, TimeUnit.SECONDS);
+            writeFully(ch, ByteBuffer.wrap(new byte[1000]));
+            assertEquals(0, onLoop(c::registeredOpsForTests) & SelectionKey.OP_READ);
+            onLoop(() -> null); // a full loop pass with data waiting
+            assertEquals(0, received.get(), "nothing is read while paused");
+            c.resumeReading();
+            eventually().until(() -> received.get() == 1000);
+        }
+    }
+
+    @Test
+    void writesAfterCloseAreDroppedAndOnCloseRunsOnce() throws Exception {
+        StreamServer server = serve(() -> new TestSupport.RecordingEcho(events) {
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                c.write("last".getBytes());
+                c.close();
+                c.write("dropped".getBytes());
+                assertFalse(c.isOpen() && c.pendingWriteBytes() > 4, "nothing after close is queued");
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("x".getBytes()));
+            assertEquals("last", new String(readToEnd(ch)));
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        events.assertEachClosedOnce();
+    }
+
+    @Test
+    void connectionAddressesAndAttachment() throws Exception {
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(() -> new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                c.attach("state");
+                serverSide.complete(c);
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            Connection c = serverSide.get(10, TimeUnit.SECONDS);
+            assertEquals(ch.getLocalAddress(), c.remoteAddress());
+            assertEquals(server.localAddress(), c.localAddress());
+            assertEquals("state", c.attachment());
+            assertSame(loop, c.loop());
+            assertTrue(c.isOpen());
+        }
+    }
+
+    @Test
+    void smallWritesInOneIterationLeaveInOneGatheringWrite() throws Exception {
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(() -> new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                serverSide.complete(c);
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                data.position(data.limit());
+                for (int i = 0; i < 1000; i++) {
+                    c.write(new byte[] {(byte) i});
+                }
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("go".getBytes()));
+            byte[] reply = readFully(ch, 1000);
+            for (int i = 0; i < 1000; i++) {
+                assertEquals((byte) i, reply[i]);
+            }
+            StreamConnection c = (StreamConnection) serverSide.get(10, TimeUnit.SECONDS);
+            assertEquals(1L, onLoop(() -> c.socketWrites), "1000 writes in one iteration, one write syscall");
+        }
+    }
+}

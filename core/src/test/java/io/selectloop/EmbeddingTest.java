@@ -1,0 +1,104 @@
+package io.selectloop;
+
+import static io.selectloop.TestSupport.anyLoopbackPort;
+import static io.selectloop.TestSupport.connect;
+import static io.selectloop.TestSupport.readFully;
+import static io.selectloop.TestSupport.writeFully;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.reflect.Method;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A loop driven by the application's own thread, and the README's example, verbatim. */
+class EmbeddingTest {
+
+    @Test
+    void aLoopDrivenByRunOnceOnTheTestThreadServesAConnection() throws Exception {
+        EventLoop loop = EventLoop.open();
+        AtomicReference<Thread> servedOn = new AtomicReference<>();
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(), () -> (c, data) -> {
+            servedOn.set(Thread.currentThread());
+            c.write(data);
+        });
+        CompletableFuture<String> reply = CompletableFuture.supplyAsync(() -> {
+            try (SocketChannel ch = connect(server.localAddress())) {
+                writeFully(ch, ByteBuffer.wrap("embedded".getBytes(StandardCharsets.US_ASCII)));
+                return new String(readFully(ch, 8), StandardCharsets.US_ASCII);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!reply.isDone() && System.nanoTime() < deadline) {
+            assertTrue(loop.runOnce(10));
+        }
+        assertEquals("embedded", reply.get(1, TimeUnit.SECONDS));
+        assertEquals(Thread.currentThread(), servedOn.get(), "callbacks ran on the thread calling runOnce");
+        loop.shutdownGracefully(Duration.ofSeconds(1));
+        while (loop.runOnce(10)) {
+            // drive the shutdown to its end on this thread
+        }
+        assertTrue(loop.isTerminated());
+    }
+
+    /** The README's embedding example compiles and runs exactly as printed. */
+    @Test
+    void theReadmeEmbeddingExampleRunsVerbatim(@TempDir Path dir) throws Exception {
+        String readme = Files.readString(Path.of(System.getProperty("selectloop.readme", "../README.md")));
+        String source = null;
+        Matcher block = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        while (block.find() && source == null) {
+            if (block.group(1).contains("class EmbedExample")) {
+                source = block.group(1);
+            }
+        }
+        assertTrue(source != null, "README.md has a ```java block with class EmbedExample");
+        Path file = dir.resolve("EmbedExample.java");
+        Files.writeString(file, source);
+
+        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+        ByteArrayOutputStream diagnostics = new ByteArrayOutputStream();
+        int rc = javac.run(null, null, diagnostics, "-classpath", System.getProperty("java.class.path"),
+                "-d", dir.toString(), file.toString());
+        assertEquals(0, rc, "the README example does not compile:\n" + diagnostics);
+
+        PrintStream original = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        try (URLClassLoader classes = new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
+            Method main = classes.loadClass("EmbedExample").getMethod("main", String[].class);
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            CompletableFuture<Void> run = CompletableFuture.runAsync(() -> {
+                try {
+                    main.invoke(null, (Object) new String[0]);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            run.get(60, TimeUnit.SECONDS);
+        } finally {
+            System.setOut(original);
+        }
+        List<String> lines = captured.toString(StandardCharsets.UTF_8).lines().toList();
+        assertTrue(lines.contains("echoed: hello"), "example output was: " + lines);
+    }
+}
