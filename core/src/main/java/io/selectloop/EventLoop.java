@@ -103,6 +103,34 @@ public final class EventLoop implements Executor, AutoCloseable {
     volatile long iterations;
     volatile int selectorRebuilds;
 
+    static {
+        initializeJdkIoClasses();
+    }
+
+    /**
+     * The JDK initialises parts of its I/O layer lazily, and some of them open a file
+     * descriptor while doing so (on Linux, JDK 17's {@code FileDispatcherImpl} opens a
+     * socket pair on the first gathering write). If that first use happens while the
+     * process is out of descriptors, the class fails to initialise and every later
+     * gathering write and socket close in the process throws
+     * {@code NoClassDefFoundError}: one EMFILE episode would break the server for good.
+     * So exercise those paths once, while descriptors are surely available.
+     */
+    private static void initializeJdkIoClasses() {
+        try {
+            java.nio.channels.Pipe pipe = java.nio.channels.Pipe.open();
+            try {
+                pipe.sink().write(new ByteBuffer[] {ByteBuffer.allocate(1), ByteBuffer.allocateDirect(1)});
+                pipe.source().read(new ByteBuffer[] {ByteBuffer.allocate(1), ByteBuffer.allocateDirect(1)});
+            } finally {
+                pipe.sink().close();
+                pipe.source().close();
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("could not pre-initialise the JDK's I/O classes", e);
+        }
+    }
+
     private EventLoop(String name, boolean ownThread) throws IOException {
         this.name = name;
         this.ownThread = ownThread;

@@ -160,13 +160,17 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     @Override
     public void ready(Registration r, int readyOps) {
-        // Writable first: draining output frees memory and may clear back-pressure,
-        // which decides whether this pass reads at all.
-        if ((readyOps & OP_WRITE) != 0) {
-            flushNow();
-        }
-        if ((readyOps & OP_READ) != 0 && state == OPEN) {
-            read();
+        try {
+            // Writable first: draining output frees memory and may clear back-pressure,
+            // which decides whether this pass reads at all.
+            if ((readyOps & OP_WRITE) != 0) {
+                flushNow();
+            }
+            if ((readyOps & OP_READ) != 0 && state == OPEN) {
+                read();
+            }
+        } catch (RuntimeException | Error e) {
+            internalFailure(e);
         }
     }
 
@@ -361,7 +365,11 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     public void flushPending() {
         flushScheduled = false;
         if (!waitingForWritable) {
-            flushNow();
+            try {
+                flushNow();
+            } catch (RuntimeException | Error e) {
+                internalFailure(e);
+            }
         }
     }
 
@@ -577,6 +585,18 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     private void handlerFailed(String callback, Throwable t) {
         if (state != CLOSED) {
             log.warn("{}: handler {} threw; closing this connection", this, callback, t);
+            doClose(t);
+        }
+    }
+
+    /**
+     * Neither the peer nor the handler: the JDK or selectloop itself failed. Only this
+     * connection pays, and it must still release its buffers and reach onClose, which
+     * the loop's generic last-resort handler could not do.
+     */
+    private void internalFailure(Throwable t) {
+        if (state != CLOSED) {
+            log.error("{}: unexpected failure; closing this connection", this, t);
             doClose(t);
         }
     }

@@ -1,0 +1,154 @@
+package io.selectloop.echo;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.StandardProtocolFamily;
+import java.net.URI;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The echo-demo jar as a user runs it: a separate process, driven over real sockets. */
+class EchoDemoIT {
+
+    private static String echoLine(Socket socket, String line) throws IOException {
+        OutputStream out = socket.getOutputStream();
+        out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        return new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8)).readLine();
+    }
+
+    @Test
+    void servesAPlainSocketOnAFreePortAndExitsCleanlyOnSigterm() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0")) {
+            URI uri = demo.awaitListening();
+            assertEquals("tcp", uri.getScheme());
+            assertEquals("127.0.0.1", uri.getHost());
+            assertTrue(uri.getPort() > 0, "a real port was picked: " + uri);
+            try (Socket socket = new Socket(uri.getHost(), uri.getPort())) {
+                assertEquals("hello, selectloop", echoLine(socket, "hello, selectloop"));
+                byte[] big = new byte[256 * 1024];
+                for (int i = 0; i < big.length; i++) {
+                    big[i] = (byte) (i * 31 + 7);
+                }
+                socket.getOutputStream().write(big);
+                byte[] back = socket.getInputStream().readNBytes(big.length);
+                assertTrue(java.util.Arrays.equals(big, back), "256 KiB echoed byte for byte");
+            }
+            assertEquals(0, demo.terminate(), "exit status after SIGTERM; stderr: " + demo.stderr);
+            demo.awaitOutputDrained();
+            assertEquals(1, demo.countStderr("served 1 connections"), "stderr: " + demo.stderr);
+        }
+    }
+
+    @Test
+    void listensOnAUnixSocketBesideTcpAndRemovesItOnExit(@TempDir Path dir) throws Exception {
+        Path socketFile = dir.resolve("echo.sock");
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--unix", socketFile.toString())) {
+            URI tcp = demo.awaitListening();
+            URI unix = demo.awaitListening();
+            assertEquals("tcp", tcp.getScheme());
+            assertEquals("unix", unix.getScheme());
+            assertEquals(socketFile.toAbsolutePath().toString(), unix.getPath());
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(socketFile));
+                ByteBuffer request = ByteBuffer.wrap("over a unix socket\n".getBytes(StandardCharsets.UTF_8));
+                while (request.hasRemaining()) {
+                    ch.write(request);
+                }
+                ByteBuffer reply = ByteBuffer.allocate(request.capacity());
+                while (reply.hasRemaining() && ch.read(reply) >= 0) {
+                    // read until the whole echo is back
+                }
+                assertEquals("over a unix socket\n", new String(reply.array(), StandardCharsets.UTF_8));
+            }
+            assertEquals(0, demo.terminate());
+            assertFalse(Files.exists(socketFile), "the socket file is removed on shutdown");
+        }
+    }
+
+    @Test
+    void theClientSendsStdinLinesAndPrintsEachReply() throws Exception {
+        try (DemoProcess server = DemoProcess.start("--port", "0")) {
+            URI uri = server.awaitListening();
+            Process client = new ProcessBuilder(DemoProcess.java(), "-jar", DemoProcess.jar().toString(),
+                    "client", "--port", String.valueOf(uri.getPort())).start();
+            try (OutputStream stdin = client.getOutputStream()) {
+                stdin.write("first line\nsecond line\n\nünïcødé\n".getBytes(StandardCharsets.UTF_8));
+            }
+            List<String> printed = new ArrayList<>();
+            try (BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = out.readLine()) != null) {
+                    printed.add(line);
+                }
+            }
+            assertTrue(client.waitFor(60, TimeUnit.SECONDS), "the client exits at end of input");
+            assertEquals(0, client.exitValue());
+            assertEquals(List.of("first line", "second line", "", "ünïcødé"), printed);
+            assertEquals(0, server.terminate());
+        }
+    }
+
+    /**
+     * Run out of file descriptors: the server pauses accepting (one warning, not a line
+     * per retry and not a busy loop), keeps serving the connections it has, and accepts
+     * the waiting ones once descriptors are free again.
+     */
+    @Test
+    void runningOutOfFileDescriptorsPausesAcceptingOnceAndRecovers() throws Exception {
+        try (DemoProcess demo = DemoProcess.startWithFileLimit(64, "--port", "0")) {
+            URI uri = demo.awaitListening();
+            InetSocketAddress address = new InetSocketAddress(uri.getHost(), uri.getPort());
+            List<Socket> clients = new ArrayList<>();
+            try {
+                for (int i = 0; i < 100; i++) {
+                    clients.add(new Socket(address.getAddress(), address.getPort())); // the backlog takes them all
+                }
+                await().atMost(Duration.ofSeconds(60)).until(() -> demo.countStderr("pausing accepts") == 1);
+                assertEquals("still served", echoLine(clients.get(0), "still served"));
+
+                for (int i = 0; i < 60; i++) {
+                    clients.get(i).close();
+                }
+                for (Socket waiting : clients.subList(60, 100)) {
+                    assertEquals("accepted at last", echoLine(waiting, "accepted at last"));
+                }
+                assertEquals(1, demo.countStderr("pausing accepts"), "one warning for the whole episode: " + demo.stderr);
+            } finally {
+                for (Socket s : clients) {
+                    s.close();
+                }
+            }
+            assertEquals(0, demo.terminate(), "stderr: " + demo.stderr);
+        }
+    }
+
+    @Test
+    void helpListsTheOptionsAndExitsZero() throws Exception {
+        Process help = new ProcessBuilder(DemoProcess.java(), "-jar", DemoProcess.jar().toString(), "--help")
+                .redirectErrorStream(true).start();
+        String text = new String(help.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(help.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, help.exitValue());
+        assertTrue(text.contains("server") && text.contains("client"), text);
+    }
+}
