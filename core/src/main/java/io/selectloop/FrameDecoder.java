@@ -54,6 +54,9 @@ abstract class FrameDecoder implements Handler {
         }
         try {
             decode(c, data);
+            if (finished) {
+                data.position(data.limit()); // closed from inside onFrame: the rest is dropped
+            }
         } catch (Throwable t) {
             // A decode error, or the frame handler threw: either way the connection is
             // about to close, and the decoder's state may be mid-frame.
