@@ -76,9 +76,9 @@ class FramingTest {
         return Stream.of(
                 new Case("lines", Framing.lines(MAX_TEST_FRAME), FramingTest::printable),
                 new Case("delimited-0x00", Framing.delimited(new byte[] {0}, MAX_TEST_FRAME),
-                        (r, n) -> withoutDelimiter(skewed(r, n, new byte[] {0}), new byte[] {0})),
+                        (r, n) -> TestSupport.withoutDelimiter(skewed(r, n, new byte[] {0}), new byte[] {0})),
                 new Case("delimited-010201", Framing.delimited(overlapping, MAX_TEST_FRAME),
-                        (r, n) -> withoutDelimiter(skewed(r, n, overlapping), overlapping)),
+                        (r, n) -> TestSupport.withoutDelimiter(skewed(r, n, overlapping), overlapping)),
                 new Case("length-1", Framing.lengthPrefixed(1, 255), TestSupport::randomBytes),
                 new Case("length-2", Framing.lengthPrefixed(2, 65535), TestSupport::randomBytes),
                 new Case("length-4", Framing.lengthPrefixed(4, 1 << 20), TestSupport::randomBytes),
@@ -127,39 +127,6 @@ class FramingTest {
             }
         }
         return b;
-    }
-
-    /**
-     * {@code payload} with every delimiter occurrence broken, counting one that begins in
-     * the payload and ends in the delimiter written after it. Written independently of
-     * the framing's own check, as an oracle.
-     */
-    static byte[] withoutDelimiter(byte[] payload, byte[] delimiter) {
-        byte replacement = 0x7F;
-        while (contains(delimiter, replacement)) {
-            replacement++;
-        }
-        byte[] p = payload.clone();
-        for (int i = 0; i < p.length; i++) {
-            boolean occurs = true;
-            for (int k = 0; k < delimiter.length && occurs; k++) {
-                byte b = i + k < p.length ? p[i + k] : delimiter[i + k - p.length];
-                occurs = b == delimiter[k];
-            }
-            if (occurs) {
-                p[i] = replacement; // not in the delimiter, so no new occurrence appears
-            }
-        }
-        return p;
-    }
-
-    private static boolean contains(byte[] bytes, byte b) {
-        for (byte x : bytes) {
-            if (x == b) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Checks each frame against the expected one as it arrives, so 10,000 frames need no copies. */
@@ -432,6 +399,29 @@ class FramingTest {
         assertEquals(12, e2.size());
         assertNothingHeld(other);
         assertTrue(recorder.frames.isEmpty());
+    }
+
+    /** The delimiter may complete across reads only after the frame is already too long. */
+    @Test
+    void aDelimiterThatCompletesPastTheMaximumIsTooLongHoweverTheInputIsCut() throws Exception {
+        Framing framing = Framing.delimited("|||".getBytes(StandardCharsets.US_ASCII), 2);
+        byte[] input = "abc|||".getBytes(StandardCharsets.US_ASCII);
+        for (int a = 0; a <= input.length; a++) {
+            for (int b = a; b <= input.length; b++) {
+                FrameRecorder recorder = new FrameRecorder();
+                FrameDecoder decoder = decoder(framing, recorder);
+                Feeder feeder = new Feeder(decoder, new FakeConnection(loop));
+                int[] cuts = {0, a, b, input.length};
+                FrameTooLongException e = assertThrows(FrameTooLongException.class, () -> {
+                    for (int i = 0; i < 3; i++) {
+                        feeder.feed(input, cuts[i], cuts[i + 1]);
+                    }
+                }, "cut at " + a + " and " + b);
+                assertEquals(2, e.limit());
+                assertTrue(recorder.frames.isEmpty());
+                assertNothingHeld(decoder);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ length headers

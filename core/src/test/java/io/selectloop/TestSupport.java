@@ -346,4 +346,37 @@ final class TestSupport {
         }
         return out.toByteArray();
     }
+
+    /**
+     * {@code payload} with every delimiter occurrence broken, counting one that begins in
+     * the payload and ends in the delimiter written after it. Written independently of
+     * the framing's own check, as an oracle.
+     */
+    static byte[] withoutDelimiter(byte[] payload, byte[] delimiter) {
+        byte replacement = 0x7F;
+        while (contains(delimiter, replacement)) {
+            replacement++;
+        }
+        byte[] p = payload.clone();
+        for (int i = 0; i < p.length; i++) {
+            boolean occurs = true;
+            for (int k = 0; k < delimiter.length && occurs; k++) {
+                byte b = i + k < p.length ? p[i + k] : delimiter[i + k - p.length];
+                occurs = b == delimiter[k];
+            }
+            if (occurs) {
+                p[i] = replacement; // not in the delimiter, so no new occurrence appears
+            }
+        }
+        return p;
+    }
+
+    private static boolean contains(byte[] bytes, byte b) {
+        for (byte x : bytes) {
+            if (x == b) {
+                return true;
+            }
+        }
+        return false;
+    }
 }
