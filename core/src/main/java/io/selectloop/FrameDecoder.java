@@ -1,6 +1,7 @@
 package io.selectloop;
 
 import java.nio.ByteBuffer;
+import java.util.Objects;
 
 /**
  * The part every framing's decoder shares: one connection's {@link Handler} that forwards
@@ -9,7 +10,7 @@ import java.nio.ByteBuffer;
  * turns out to be invalid. Loop thread only, like every handler.
  */
 abstract class FrameDecoder implements Handler {
-    final FrameHandler frames;
+    private final FrameHandler frames;
     private Connection connection;
     private BufferPool pool;
     /** Bytes of the partial frame, in write mode (position = bytes held); null while none. */
@@ -18,7 +19,7 @@ abstract class FrameDecoder implements Handler {
     private boolean finished;
 
     FrameDecoder(FrameHandler frames) {
-        this.frames = java.util.Objects.requireNonNull(frames, "frames");
+        this.frames = Objects.requireNonNull(frames, "frames");
     }
 
     /** Decodes {@code data} (all of it), delivering each frame with {@link #deliver}. */

@@ -51,7 +51,7 @@ import java.util.Objects;
  * {@code onClose} has run, for example after {@link Connection#abort()}, or after a
  * {@code close()} with no output pending) nothing more is delivered.
  */
-public abstract class Framing {
+public abstract sealed class Framing permits DelimitedFraming, LengthPrefixedFraming {
     /** The largest {@code maxLength}: the biggest array the JVM can reliably allocate. */
     public static final int MAX_FRAME_LENGTH = Integer.MAX_VALUE - 8;
 
