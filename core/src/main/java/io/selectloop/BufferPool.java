@@ -2,11 +2,14 @@ package io.selectloop;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 
 /**
- * Per-loop free list of fixed-size direct chunks for outbound data. Only the loop
- * thread touches it, so there are no locks and no reference counts: a chunk belongs
- * to exactly one connection's queue until it is drained, then comes straight back.
+ * Per-loop free list of fixed-size direct chunks for outbound data, and of size-classed
+ * accumulation buffers for partial inbound frames. Only the loop thread touches it, so
+ * there are no locks and no reference counts: a chunk belongs to exactly one
+ * connection's queue until it is drained, an accumulation buffer to one connection's
+ * decoder until its frame is complete, then each comes straight back.
  */
 final class BufferPool {
     static final int CHUNK_SIZE = 16 * 1024;
@@ -61,8 +64,25 @@ final class BufferPool {
         }
     }
 
+    /** Smallest accumulation buffer: most partial frames are a few hundred bytes. */
+    static final int MIN_ACCUMULATION_CLASS = 4 * 1024;
+    /** Larger accumulation buffers are never kept: a rare huge frame must not pin its memory. */
+    static final int MAX_RETAINED_ACCUMULATION_CLASS = 1 << 20;
+    /** Bytes kept per size class, so a small class keeps many buffers and the largest one. */
+    static final int RETAINED_BYTES_PER_CLASS = 1 << 20;
+
     private final ArrayDeque<Chunk> free = new ArrayDeque<>();
     private int inUse;
+
+    /** Free accumulation buffers; index {@code i} holds capacity {@code MIN_ACCUMULATION_CLASS << i}. */
+    private final ArrayList<ArrayDeque<ByteBuffer>> freeAccumulation = new ArrayList<>();
+    private int accumulationInUse;
+
+    BufferPool() {
+        for (int size = MIN_ACCUMULATION_CLASS; size <= MAX_RETAINED_ACCUMULATION_CLASS; size <<= 1) {
+            freeAccumulation.add(new ArrayDeque<>());
+        }
+    }
 
     Chunk take() {
         Chunk c = free.pollLast();
@@ -90,7 +110,71 @@ final class BufferPool {
         return free.size();
     }
 
+    /**
+     * An empty accumulation buffer of at least {@code minCapacity} bytes: a power of two
+     * up to {@link #MAX_RETAINED_ACCUMULATION_CLASS}, exactly {@code minCapacity} above.
+     * Heap memory, not direct: frames can be MiBs, and direct memory is only returned
+     * by a GC cleaner under a separate cap, while the heap is bounded by -Xmx and
+     * collected promptly. Copying from the direct read buffer into it is one memcpy.
+     */
+    ByteBuffer takeAccumulation(int minCapacity) {
+        if (minCapacity < 0) {
+            throw new IllegalArgumentException("negative capacity " + minCapacity);
+        }
+        ByteBuffer b;
+        if (minCapacity > MAX_RETAINED_ACCUMULATION_CLASS) {
+            b = ByteBuffer.allocate(minCapacity);
+        } else {
+            int size = sizeClass(minCapacity);
+            b = freeAccumulation.get(classIndex(size)).pollLast();
+            if (b == null) {
+                b = ByteBuffer.allocate(size);
+            }
+        }
+        accumulationInUse++;
+        return b;
+    }
+
+    /** Takes back a buffer from {@link #takeAccumulation}; the caller must drop every reference to it. */
+    void giveAccumulation(ByteBuffer b) {
+        accumulationInUse--;
+        int size = b.capacity();
+        if (size <= MAX_RETAINED_ACCUMULATION_CLASS && size == sizeClass(size)) {
+            ArrayDeque<ByteBuffer> list = freeAccumulation.get(classIndex(size));
+            if (list.size() < RETAINED_BYTES_PER_CLASS / size) {
+                b.clear();
+                list.addLast(b);
+            }
+        }
+    }
+
+    static int sizeClass(int minCapacity) {
+        return minCapacity <= MIN_ACCUMULATION_CLASS ? MIN_ACCUMULATION_CLASS
+                : Integer.highestOneBit(minCapacity - 1) << 1;
+    }
+
+    private static int classIndex(int size) {
+        return Integer.numberOfTrailingZeros(size) - Integer.numberOfTrailingZeros(MIN_ACCUMULATION_CLASS);
+    }
+
+    /** Accumulation buffers currently held by decoders (for tests and leak checks). */
+    int accumulationInUse() {
+        return accumulationInUse;
+    }
+
+    /** Accumulation buffers kept for reuse, across all size classes (tests). */
+    int accumulationRetained() {
+        int n = 0;
+        for (ArrayDeque<ByteBuffer> list : freeAccumulation) {
+            n += list.size();
+        }
+        return n;
+    }
+
     void clear() {
         free.clear();
+        for (ArrayDeque<ByteBuffer> list : freeAccumulation) {
+            list.clear();
+        }
     }
 }

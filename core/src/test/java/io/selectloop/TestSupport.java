@@ -147,4 +147,236 @@ final class TestSupport {
             closeCounts.forEach((c, n) -> assertEquals(1, n.get(), "onClose calls for " + c));
         }
     }
+
+    // ------------------------------------------------------------------ framing
+
+    /**
+     * A {@link Connection} without a socket, for driving a {@link Handler} directly:
+     * writes are recorded, pause/resume counted, and {@code close()}/{@code abort()} call
+     * the handler's {@code onClose} at once, as a connection with nothing pending does.
+     * Its loop is the caller's {@link EventLoop#open()} loop, whose pool the decoders use.
+     */
+    static final class FakeConnection implements Connection {
+        private final EventLoop loop;
+        private Handler handler;
+        final java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
+        int pauseCalls;
+        int resumeCalls;
+        private boolean open = true;
+        private Object attachment;
+
+        FakeConnection(EventLoop loop) {
+            this.loop = loop;
+        }
+
+        /** The handler whose onClose {@link #close()} calls. */
+        FakeConnection handler(Handler h) {
+            this.handler = h;
+            return this;
+        }
+
+        @Override
+        public EventLoop loop() {
+            return loop;
+        }
+
+        @Override
+        public void write(ByteBuffer src) {
+            byte[] copy = new byte[src.remaining()];
+            src.get(copy);
+            if (open) {
+                written.write(copy, 0, copy.length);
+            }
+        }
+
+        @Override
+        public void sendFile(java.nio.channels.FileChannel file, long position, long count) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public boolean isWritable() {
+            return true;
+        }
+
+        @Override
+        public long pendingWriteBytes() {
+            return 0;
+        }
+
+        @Override
+        public void pauseReading() {
+            pauseCalls++;
+        }
+
+        @Override
+        public void resumeReading() {
+            resumeCalls++;
+        }
+
+        @Override
+        public void shutdownOutput() {
+        }
+
+        @Override
+        public void close() {
+            if (open) {
+                open = false;
+                if (handler != null) {
+                    handler.onClose(this, null);
+                }
+            }
+        }
+
+        @Override
+        public void abort() {
+            close();
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public SocketAddress remoteAddress() {
+            return null;
+        }
+
+        @Override
+        public SocketAddress localAddress() {
+            return null;
+        }
+
+        @Override
+        public Object attachment() {
+            return attachment;
+        }
+
+        @Override
+        public void attach(Object attachment) {
+            this.attachment = attachment;
+        }
+    }
+
+    /**
+     * Hands bytes to a handler's {@code onData} the way the loop does: through one reused
+     * direct buffer, overwritten for every call. After each call the bytes it carried are
+     * scribbled over, so a decoder that kept a view of them past the call delivers garbage
+     * and fails the test.
+     */
+    static final class Feeder {
+        private final Handler handler;
+        private final Connection connection;
+        private ByteBuffer scratch = ByteBuffer.allocateDirect(EventLoop.READ_BUFFER_SIZE);
+
+        Feeder(Handler handler, Connection connection) {
+            this.handler = handler;
+            this.connection = connection;
+        }
+
+        /** One {@code onData} call with {@code bytes[from, to)}; asserts it consumed them all. */
+        void feed(byte[] bytes, int from, int to) throws Exception {
+            int n = to - from;
+            if (n > scratch.capacity()) {
+                scratch = ByteBuffer.allocateDirect(n);
+            }
+            scratch.clear();
+            scratch.put(bytes, from, n).flip();
+            try {
+                handler.onData(connection, scratch);
+                assertEquals(scratch.limit(), scratch.position(), "onData consumed every byte it was given");
+            } finally {
+                for (int i = 0; i < n; i++) {
+                    scratch.put(i, (byte) 0x5A);
+                }
+            }
+        }
+
+        void feed(byte[] bytes) throws Exception {
+            feed(bytes, 0, bytes.length);
+        }
+
+        /** The whole of {@code bytes} in chunks whose sizes come from {@code chunkSize}. */
+        void feedInChunks(byte[] bytes, java.util.function.IntSupplier chunkSize) throws Exception {
+            int at = 0;
+            while (at < bytes.length) {
+                int n = Math.min(bytes.length - at, Math.max(1, chunkSize.getAsInt()));
+                feed(bytes, at, at + n);
+                at += n;
+            }
+        }
+    }
+
+    /** A frame handler that keeps a copy of every frame and what closed it. */
+    static class FrameRecorder implements FrameHandler {
+        final List<byte[]> frames = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.CompletableFuture<Throwable> closed = new java.util.concurrent.CompletableFuture<>();
+        final AtomicInteger eofs = new AtomicInteger();
+
+        @Override
+        public void onFrame(Connection c, ByteBuffer frame) throws Exception {
+            byte[] copy = new byte[frame.remaining()];
+            frame.get(copy);
+            frames.add(copy);
+        }
+
+        @Override
+        public void onEof(Connection c) throws Exception {
+            eofs.incrementAndGet();
+            FrameHandler.super.onEof(c);
+        }
+
+        @Override
+        public void onClose(Connection c, Throwable cause) {
+            closed.complete(cause);
+        }
+    }
+
+    /** The frames concatenated, each encoded by {@code framing}. */
+    static byte[] encodeAll(Framing framing, List<byte[]> payloads) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (byte[] p : payloads) {
+            ByteBuffer frame = framing.encode(ByteBuffer.wrap(p));
+            out.write(frame.array(), frame.arrayOffset() + frame.position(), frame.remaining());
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * {@code payload} with every delimiter occurrence broken, counting one that begins in
+     * the payload and ends in the delimiter written after it. Written independently of
+     * the framing's own check, as an oracle.
+     */
+    static byte[] withoutDelimiter(byte[] payload, byte[] delimiter) {
+        byte replacement = 0x7F;
+        while (contains(delimiter, replacement)) {
+            replacement++;
+        }
+        byte[] p = payload.clone();
+        for (int i = 0; i < p.length; i++) {
+            boolean occurs = true;
+            for (int k = 0; k < delimiter.length && occurs; k++) {
+                byte b = i + k < p.length ? p[i + k] : delimiter[i + k - p.length];
+                occurs = b == delimiter[k];
+            }
+            if (occurs) {
+                p[i] = replacement; // not in the delimiter, so no new occurrence appears
+            }
+        }
+        return p;
+    }
+
+    private static boolean contains(byte[] bytes, byte b) {
+        for (byte x : bytes) {
+            if (x == b) {
+                return true;
+            }
+        }
+        return false;
+    }
 }
