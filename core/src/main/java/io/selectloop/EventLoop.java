@@ -60,7 +60,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** Size of the loop's one read buffer: every connection reads into it in turn. */
     static final int READ_BUFFER_SIZE = 64 * 1024;
-    /** How long queued tasks may run per iteration before the loop goes back to I/O. */
+    /** How long queued tasks, and separately due timers, may run per iteration before the loop goes back to I/O. */
     static final long TASK_BUDGET_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
     /** Tasks waiting at once before {@link #execute} refuses more: a bound, not a target. */
     static final int MAX_PENDING_TASKS = 1 << 22;
@@ -557,23 +557,21 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         long now = nanoTime();
-        // Collect first, then run: a timer that reschedules itself with no delay must
-        // wait for the next iteration instead of spinning here.
-        int due = 0;
-        TimerHandle[] batch = null;
-        while ((next = timers.peek()) != null && next.deadline <= now) {
+        // Only timers already due when this pass began, and scheduled before it: one that
+        // reschedules itself with no delay waits for the next iteration instead of
+        // spinning here. And at most a time budget's worth, so that thousands of idle
+        // timeouts expiring together are spread over several iterations with I/O in
+        // between, rather than stalling every active connection until all have run.
+        long sequenceLimit = timerSequence.get();
+        long started = System.nanoTime();
+        int ran = 0;
+        while ((next = timers.peek()) != null && next.deadline <= now && next.sequence < sequenceLimit) {
             timers.poll();
-            if (batch == null) {
-                batch = new TimerHandle[Math.min(timers.size() + 1, 1024)];
-            } else if (due == batch.length) {
-                batch = java.util.Arrays.copyOf(batch, due * 2);
+            if (next.markFired()) {
+                runSafely(next.task, "timer");
             }
-            batch[due++] = next;
-        }
-        for (int i = 0; i < due; i++) {
-            TimerHandle timer = batch[i];
-            if (timer.markFired()) {
-                runSafely(timer.task, "timer");
+            if ((++ran & 31) == 0 && System.nanoTime() - started > TASK_BUDGET_NANOS) {
+                return; // the rest are overdue, so the next select does not sleep
             }
         }
     }

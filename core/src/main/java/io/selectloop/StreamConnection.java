@@ -17,6 +17,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * A TCP or Unix-domain stream connection on one loop. Everything that changes state
@@ -31,6 +32,12 @@ import org.slf4j.LoggerFactory;
  */
 final class StreamConnection implements Connection, IoHandler, LoopResource, PendingFlush {
     private static final Logger log = LoggerFactory.getLogger(StreamConnection.class);
+    // A flood of bad peers or a handler bug hit by every connection must not flood the
+    // log: the first line of each kind goes out, the rest are counted (LogLimiter).
+    private static final LogLimiter handlerErrorLog = new LogLimiter(log, Level.WARN);
+    private static final LogLimiter peerErrorLog = new LogLimiter(log, Level.INFO);
+    private static final LogLimiter limitLog = new LogLimiter(log, Level.WARN);
+    private static final LogLimiter idleLog = new LogLimiter(log, Level.INFO);
 
     /** Writes at least this big skip the copy when nothing is queued ahead of them. */
     static final int DIRECT_WRITE_THRESHOLD = BufferPool.CHUNK_SIZE;
@@ -86,6 +93,20 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     private volatile boolean open = true;
     private volatile Object attachment;
 
+    // Idle detection, loop thread only: the times of the last read and write, and of the
+    // last onIdle per kind (so a handler that keeps an idle connection open hears again
+    // only after another full period). One timer per connection, armed for the earliest
+    // deadline and re-armed when it fires early: reads and writes only store a time.
+    private long lastReadNanos;
+    private long lastWriteNanos;
+    private long readIdleFiredNanos = Long.MIN_VALUE;
+    private long writeIdleFiredNanos = Long.MIN_VALUE;
+    private long allIdleFiredNanos = Long.MIN_VALUE;
+    private final boolean idleTracking;
+    private TimerHandle idleTimer;
+    /** The cause onClose reports when a graceful close, begun because of an error, completes. */
+    private Throwable closeCause;
+
     long bytesRead;
     long bytesWritten;
     /** Write system calls made (tests prove that small writes coalesce). */
@@ -106,6 +127,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         this.remoteAddress = addressOrNull(true);
         this.localAddress = addressOrNull(false);
         this.tcp = remoteAddress instanceof InetSocketAddress || localAddress instanceof InetSocketAddress;
+        this.idleTracking = options.hasIdleTimeout();
     }
 
     private SocketAddress addressOrNull(boolean remote) {
@@ -149,10 +171,85 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             return;
         }
         updateInterest();
+        if (idleTracking) {
+            lastReadNanos = lastWriteNanos = System.nanoTime();
+            armIdleTimer(lastReadNanos);
+        }
         try {
             handler.onOpen(this);
         } catch (Throwable t) {
             handlerFailed("onOpen", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ idleness
+
+    private static long idleDeadline(long timeout, long lastActivity, long lastFired) {
+        return timeout <= 0 ? Long.MAX_VALUE : Math.max(lastActivity, lastFired) + timeout;
+    }
+
+    private long readIdleDeadline() {
+        // Once the peer has shut its output, no read can ever come: not idleness.
+        return inputClosed ? Long.MAX_VALUE : idleDeadline(options.readIdleNanos(), lastReadNanos, readIdleFiredNanos);
+    }
+
+    private long writeIdleDeadline() {
+        return idleDeadline(options.writeIdleNanos(), lastWriteNanos, writeIdleFiredNanos);
+    }
+
+    private long allIdleDeadline() {
+        return idleDeadline(options.allIdleNanos(), Math.max(lastReadNanos, lastWriteNanos), allIdleFiredNanos);
+    }
+
+    private void armIdleTimer(long now) {
+        long next = nextIdleDeadline();
+        if (next == Long.MAX_VALUE) {
+            return;
+        }
+        idleTimer = loop.schedule(this::checkIdle, Math.max(0, next - now), java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    private void checkIdle() {
+        idleTimer = null;
+        if (state == CLOSED) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (state == CLOSING && now - nextIdleDeadline() >= 0) {
+            // close() is waiting for output the peer does not take: onIdle's usual answer,
+            // close(), is already under way, so finish it the hard way.
+            long unsent = pendingBytes;
+            idleLog.log("{}: idle while flushing {} bytes on close; closing now", this, unsent);
+            doClose(new IdleTimeoutException("closed after an idle timeout with " + unsent + " bytes of output unsent"));
+            return;
+        }
+        if (now - readIdleDeadline() >= 0) {
+            readIdleFiredNanos = now;
+            fireIdle(IdleKind.READ);
+        }
+        if (state != CLOSED && now - writeIdleDeadline() >= 0) {
+            writeIdleFiredNanos = now;
+            fireIdle(IdleKind.WRITE);
+        }
+        if (state != CLOSED && now - allIdleDeadline() >= 0) {
+            allIdleFiredNanos = now;
+            fireIdle(IdleKind.ALL);
+        }
+        if (state != CLOSED) {
+            armIdleTimer(now);
+        }
+    }
+
+    private long nextIdleDeadline() {
+        return Math.min(readIdleDeadline(), Math.min(writeIdleDeadline(), allIdleDeadline()));
+    }
+
+    private void fireIdle(IdleKind kind) {
+        idleLog.log("{}: {} idle timeout", this, kind);
+        try {
+            handler.onIdle(this, kind);
+        } catch (Throwable t) {
+            handlerFailed("onIdle", t);
         }
     }
 
@@ -191,6 +288,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             }
             if (n > 0) {
                 bytesRead += n;
+                if (idleTracking) {
+                    lastReadNanos = System.nanoTime();
+                }
                 buffer.flip();
                 try {
                     handler.onData(this, buffer);
@@ -286,7 +386,11 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         if (length >= DIRECT_WRITE_THRESHOLD && bufferedBytes == 0 && pendingBytes == 0 && !waitingForWritable) {
             try {
                 socketWrites++;
-                bytesWritten += channel.write(src);
+                int written = channel.write(src);
+                bytesWritten += written;
+                if (written > 0 && idleTracking) {
+                    lastWriteNanos = System.nanoTime();
+                }
             } catch (IOException e) {
                 src.position(src.limit());
                 ioFailed(e);
@@ -426,6 +530,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
                 region.remaining -= n;
                 pendingBytes -= n;
                 bytesWritten += n;
+                if (n > 0 && idleTracking) {
+                    lastWriteNanos = System.nanoTime();
+                }
                 if (region.remaining > 0) {
                     if (n == 0) {
                         return; // socket full
@@ -453,6 +560,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
                 java.util.Arrays.fill(gather, 0, count, null);
             }
             bytesWritten += n;
+            if (n > 0 && idleTracking) {
+                lastWriteNanos = System.nanoTime();
+            }
             bufferedBytes -= n;
             pendingBytes -= n;
             while (!outbound.isEmpty() && outbound.peekFirst() instanceof BufferPool.Chunk) {
@@ -472,7 +582,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     /** The queue just emptied: finish whatever was waiting on that. */
     private void outputDrained() {
         if (state == CLOSING) {
-            doClose(null);
+            doClose(closeCause);
         } else if (outputShutdownRequested && !outputShut) {
             try {
                 channel.shutdownOutput();
@@ -550,7 +660,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         state = CLOSING;
         updateInterest();
         if (outbound == null || outbound.isEmpty()) {
-            doClose(null);
+            doClose(closeCause);
         } else if (!flushScheduled && !waitingForWritable) {
             flushScheduled = true;
             loop.scheduleFlush(this);
@@ -583,10 +693,21 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     }
 
     private void handlerFailed(String callback, Throwable t) {
-        if (state != CLOSED) {
-            log.warn("{}: handler {} threw; closing this connection", this, callback, t);
-            doClose(t);
+        if (state == CLOSED) {
+            return;
         }
+        if (t instanceof FramingException) {
+            // The peer broke the framing: its fault, not a bug here, so one line without
+            // a stack trace. Answers to the good frames before the bad one are already
+            // queued: send them, read nothing more, then close with this cause.
+            peerErrorLog.log("{}: {}; closing this connection", this, t.getMessage());
+            closeCause = t;
+            inputClosed = true;
+            closeOnLoop();
+            return;
+        }
+        handlerErrorLog.log("{}: handler {} threw; closing this connection", this, callback, t);
+        doClose(t);
     }
 
     /**
@@ -604,7 +725,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     /** A limit was hit: the application should hear about it once. */
     private void fail(IOException e) {
         if (state != CLOSED) {
-            log.warn("{}: {}; closing this connection", this, e.getMessage());
+            limitLog.log("{}: {}; closing this connection", this, e.getMessage());
             doClose(e);
         }
     }
@@ -615,6 +736,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
         state = CLOSED;
         open = false;
+        if (idleTimer != null) {
+            idleTimer.cancel();
+            idleTimer = null;
+        }
         if (registration != null) {
             registration.cancel();
         }

@@ -1,9 +1,11 @@
 package io.selectloop;
 
+import java.time.Duration;
+
 /**
- * Settings for stream connections and the servers that accept them. Immutable; build
- * one with {@link #builder()}. The defaults are the safe ones: Nagle off, back-pressure
- * on, a hard cap on pending output.
+ * Settings for stream connections and the servers that accept them. Immutable, so any
+ * thread may use one; build one with {@link #builder()}. The defaults are the safe ones:
+ * Nagle off, back-pressure on, a hard cap on pending output.
  *
  * <pre>{@code
  * StreamOptions options = StreamOptions.builder()
@@ -13,6 +15,8 @@ package io.selectloop;
  * }</pre>
  */
 public final class StreamOptions {
+    /** Idle timeouts beyond this (about 100 years) are treated as this, so deadlines never overflow. */
+    private static final Duration MAX_IDLE = Duration.ofDays(36_500);
     private static final StreamOptions DEFAULTS = builder().build();
 
     private final boolean tcpNoDelay;
@@ -27,6 +31,10 @@ public final class StreamOptions {
     private final boolean pauseReadingWhenUnwritable;
     private final int maxReadsPerWakeup;
     private final int maxAcceptsPerWakeup;
+    private final long readIdleNanos;
+    private final long writeIdleNanos;
+    private final long allIdleNanos;
+    private final int maxConnections;
 
     private StreamOptions(Builder b) {
         tcpNoDelay = b.tcpNoDelay;
@@ -41,6 +49,10 @@ public final class StreamOptions {
         pauseReadingWhenUnwritable = b.pauseReadingWhenUnwritable;
         maxReadsPerWakeup = b.maxReadsPerWakeup;
         maxAcceptsPerWakeup = b.maxAcceptsPerWakeup;
+        readIdleNanos = b.readIdleNanos;
+        writeIdleNanos = b.writeIdleNanos;
+        allIdleNanos = b.allIdleNanos;
+        maxConnections = b.maxConnections;
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -59,7 +71,9 @@ public final class StreamOptions {
                 .receiveBufferSize(receiveBufferSize).sendBufferSize(sendBufferSize).backlog(backlog)
                 .watermarks(lowWatermark, highWatermark).maxPendingWriteBytes(maxPendingWriteBytes)
                 .pauseReadingWhenUnwritable(pauseReadingWhenUnwritable)
-                .maxReadsPerWakeup(maxReadsPerWakeup).maxAcceptsPerWakeup(maxAcceptsPerWakeup);
+                .maxReadsPerWakeup(maxReadsPerWakeup).maxAcceptsPerWakeup(maxAcceptsPerWakeup)
+                .readIdleTimeout(Duration.ofNanos(readIdleNanos)).writeIdleTimeout(Duration.ofNanos(writeIdleNanos))
+                .allIdleTimeout(Duration.ofNanos(allIdleNanos)).maxConnections(maxConnections);
     }
 
     public boolean tcpNoDelay() { return tcpNoDelay; }
@@ -74,6 +88,22 @@ public final class StreamOptions {
     public boolean pauseReadingWhenUnwritable() { return pauseReadingWhenUnwritable; }
     public int maxReadsPerWakeup() { return maxReadsPerWakeup; }
     public int maxAcceptsPerWakeup() { return maxAcceptsPerWakeup; }
+    /** {@link Duration#ZERO} when off. */
+    public Duration readIdleTimeout() { return Duration.ofNanos(readIdleNanos); }
+    /** {@link Duration#ZERO} when off. */
+    public Duration writeIdleTimeout() { return Duration.ofNanos(writeIdleNanos); }
+    /** {@link Duration#ZERO} when off. */
+    public Duration allIdleTimeout() { return Duration.ofNanos(allIdleNanos); }
+    /** 0 when unlimited. */
+    public int maxConnections() { return maxConnections; }
+
+    long readIdleNanos() { return readIdleNanos; }
+    long writeIdleNanos() { return writeIdleNanos; }
+    long allIdleNanos() { return allIdleNanos; }
+
+    boolean hasIdleTimeout() {
+        return readIdleNanos > 0 || writeIdleNanos > 0 || allIdleNanos > 0;
+    }
 
     @Override
     public String toString() {
@@ -82,7 +112,9 @@ public final class StreamOptions {
                 + ", backlog=" + backlog + ", watermarks=" + lowWatermark + "/" + highWatermark
                 + ", maxPendingWriteBytes=" + maxPendingWriteBytes
                 + ", pauseReadingWhenUnwritable=" + pauseReadingWhenUnwritable
-                + ", maxReadsPerWakeup=" + maxReadsPerWakeup + ", maxAcceptsPerWakeup=" + maxAcceptsPerWakeup + "]";
+                + ", maxReadsPerWakeup=" + maxReadsPerWakeup + ", maxAcceptsPerWakeup=" + maxAcceptsPerWakeup
+                + ", idleTimeouts(read/write/all)=" + readIdleTimeout() + "/" + writeIdleTimeout() + "/" + allIdleTimeout()
+                + ", maxConnections=" + maxConnections + "]";
     }
 
     /** Builds {@link StreamOptions}. Not thread-safe; build on one thread. */
@@ -99,6 +131,10 @@ public final class StreamOptions {
         private boolean pauseReadingWhenUnwritable = true;
         private int maxReadsPerWakeup = 16;
         private int maxAcceptsPerWakeup = 64;
+        private long readIdleNanos;
+        private long writeIdleNanos;
+        private long allIdleNanos;
+        private int maxConnections;
 
         private Builder() {
         }
@@ -181,6 +217,47 @@ public final class StreamOptions {
         public Builder maxAcceptsPerWakeup(int accepts) {
             maxAcceptsPerWakeup = requireAtLeast(accepts, 1, "maxAcceptsPerWakeup");
             return this;
+        }
+
+        /**
+         * Calls {@link Handler#onIdle} with {@link IdleKind#READ} when nothing has been
+         * read for this long (the default handler closes the connection), and again after
+         * each further such period. {@link Duration#ZERO}, the default, turns it off.
+         * Checked with the loop's timers, to the millisecond; see {@link IdleKind}.
+         */
+        public Builder readIdleTimeout(Duration timeout) {
+            readIdleNanos = idleNanos(timeout, "readIdleTimeout");
+            return this;
+        }
+
+        /** As {@link #readIdleTimeout}, for nothing written to the socket ({@link IdleKind#WRITE}). Default off. */
+        public Builder writeIdleTimeout(Duration timeout) {
+            writeIdleNanos = idleNanos(timeout, "writeIdleTimeout");
+            return this;
+        }
+
+        /** As {@link #readIdleTimeout}, for nothing read nor written ({@link IdleKind#ALL}). Default off. */
+        public Builder allIdleTimeout(Duration timeout) {
+            allIdleNanos = idleNanos(timeout, "allIdleTimeout");
+            return this;
+        }
+
+        /**
+         * Most connections a server keeps open at once; 0, the default, means no limit.
+         * At the limit the server stops accepting, so further peers wait in the listen
+         * backlog (as with nginx and HAProxy) and are accepted, oldest first, as
+         * connections close. Servers only; ignored for client connections.
+         */
+        public Builder maxConnections(int connections) {
+            maxConnections = requireAtLeast(connections, 0, "maxConnections");
+            return this;
+        }
+
+        private static long idleNanos(Duration timeout, String what) {
+            if (timeout == null || timeout.isNegative()) {
+                throw new IllegalArgumentException(what + " must be zero (off) or positive, was " + timeout);
+            }
+            return timeout.compareTo(MAX_IDLE) > 0 ? MAX_IDLE.toNanos() : timeout.toNanos();
         }
 
         public StreamOptions build() {

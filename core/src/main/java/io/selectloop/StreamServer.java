@@ -38,6 +38,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class StreamServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StreamServer.class);
+    private static final LogLimiter connectionLimitLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
     /** How long accepting pauses after the process ran out of file descriptors. */
     static final long ACCEPT_BACKOFF_MILLIS = 1000;
 
@@ -54,9 +55,12 @@ public final class StreamServer implements AutoCloseable {
     private Registration registration;
     private volatile boolean closed;
     private boolean backingOff;
+    /** At maxConnections: accepting is off until a connection closes. Read by closing connections' loops. */
+    private volatile boolean atConnectionLimit;
     private boolean backoffReported;
     private long backoffsSinceReport;
     private volatile long backoffs;
+    private volatile long connectionLimitCount;
 
     private StreamServer(EventLoop loop, ServerSocketChannel channel, StreamOptions options,
                          Supplier<? extends Handler> handlers, Path unixPath) throws IOException {
@@ -239,6 +243,10 @@ public final class StreamServer implements AutoCloseable {
         @Override
         public void ready(Registration r, int readyOps) {
             for (int i = 0; i < options.maxAcceptsPerWakeup(); i++) {
+                if (options.maxConnections() > 0 && liveConnections.get() >= options.maxConnections()) {
+                    pauseAtConnectionLimit();
+                    return;
+                }
                 SocketChannel accepted;
                 try {
                     accepted = channel.accept();
@@ -297,13 +305,56 @@ public final class StreamServer implements AutoCloseable {
         } else {
             log.debug("accept on {} still out of file descriptors ({} pauses)", localAddress, backoffsSinceReport);
         }
-        registration.interestOps(0);
+        updateAcceptInterest();
         loop.schedule(() -> {
             backingOff = false;
-            if (!closed && registration.isValid()) {
-                registration.interestOps(OP_ACCEPT);
-            }
+            updateAcceptInterest();
         }, ACCEPT_BACKOFF_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Leaves further peers in the listen backlog rather than accepting and closing them:
+     * they are served, oldest first, as soon as a connection closes (nginx and HAProxy
+     * do the same), and a peer that gives up sees a plain connect timeout.
+     */
+    private void pauseAtConnectionLimit() {
+        if (!atConnectionLimit) {
+            atConnectionLimit = true;
+            connectionLimitCount++;
+            connectionLimitLog.log("{}: {} connections open, the maxConnections limit; new peers wait in the listen backlog until one closes",
+                    this, liveConnections.get());
+            updateAcceptInterest();
+        }
+    }
+
+    /** A connection closed, on whichever loop it lives on. */
+    private void connectionClosed() {
+        liveConnections.decrementAndGet();
+        if (atConnectionLimit) {
+            try {
+                loop.runOrExecute(this::resumeBelowConnectionLimit);
+            } catch (RejectedExecutionException e) {
+                // the accepting loop is gone, and the listener with it
+            }
+        }
+    }
+
+    private void resumeBelowConnectionLimit() {
+        if (atConnectionLimit && liveConnections.get() < options.maxConnections()) {
+            atConnectionLimit = false;
+            updateAcceptInterest();
+        }
+    }
+
+    private void updateAcceptInterest() {
+        if (!closed && registration != null && registration.isValid()) {
+            registration.interestOps(backingOff || atConnectionLimit ? 0 : OP_ACCEPT);
+        }
+    }
+
+    /** Times accepting paused at maxConnections (tests). */
+    long connectionLimitPauses() {
+        return connectionLimitCount;
     }
 
     static boolean isOutOfFileDescriptors(IOException e) {
@@ -337,7 +388,7 @@ public final class StreamServer implements AutoCloseable {
         }
         liveConnections.incrementAndGet();
         StreamConnection connection = new StreamConnection(loop, accepted, options, handler,
-                c -> liveConnections.decrementAndGet());
+                c -> connectionClosed());
         connection.register();
     }
 

@@ -241,6 +241,27 @@ class FramingSocketTest {
         }
     }
 
+    /**
+     * Good frames and then a bad one in the same read: the answers to the good ones still
+     * go out, then the connection closes with the framing error as its cause.
+     */
+    @Test
+    void answersToGoodFramesBeforeABadOneAreSentBeforeTheClose() throws Exception {
+        Framing framing = Framing.lengthPrefixed(4, 1024);
+        StreamServer server = serve(() -> framing.handler(echo(framing, new AtomicLong())));
+        byte[] good = TestSupport.encodeAll(framing, List.of("one".getBytes(), "two".getBytes()));
+        ByteBuffer all = ByteBuffer.allocate(good.length + 4);
+        all.put(good).putInt(1025).flip(); // one byte over the limit
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, all);
+            assertArrayEquals(good, TestSupport.readToEnd(ch), "both answers, then end of stream");
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        FrameTooLongException e = (FrameTooLongException) events.causes.get(events.closed.get(0));
+        assertEquals(1024, e.limit());
+        assertEquals(1025, e.size());
+    }
+
     /** A frame handler that throws is isolated exactly like a plain handler. */
     @Test
     void aThrowingFrameHandlerClosesOnlyItsConnectionWithItsExceptionAsTheCause() throws Exception {
