@@ -2,6 +2,7 @@ package io.selectloop.echo;
 
 import io.selectloop.Connection;
 import io.selectloop.EventLoop;
+import io.selectloop.Framing;
 import io.selectloop.Handler;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
@@ -35,21 +36,48 @@ final class EchoServerCommand implements Callable<Integer> {
     @Option(names = "--unix", paramLabel = "PATH", description = "Also listen on this Unix domain socket path.")
     Path unixPath;
 
+    @Option(names = "--framing", defaultValue = "raw", paramLabel = "raw|line|length",
+            description = "raw: echo every byte; line: echo each \\n-terminated line; length: echo each frame of a "
+                    + "4-byte big-endian length and its payload (default: ${DEFAULT-VALUE}).")
+    FramingMode framing;
+
+    @Option(names = "--max-frame", defaultValue = "1048576", paramLabel = "BYTES",
+            description = "Longest line or frame payload; a peer that sends a longer one is disconnected (default: ${DEFAULT-VALUE}).")
+    int maxFrame;
+
+    @Option(names = "--idle-timeout", defaultValue = "0", paramLabel = "SECONDS",
+            description = "Close connections that neither send nor receive for this long; 0 is off (default: ${DEFAULT-VALUE}).")
+    double idleTimeoutSeconds;
+
+    @Option(names = "--max-connections", defaultValue = "0", paramLabel = "N",
+            description = "Serve at most N connections at once; others wait in the listen backlog; 0 is no limit (default: ${DEFAULT-VALUE}).")
+    int maxConnections;
+
     @Option(names = "--shutdown-timeout", defaultValue = "5", paramLabel = "SECONDS",
             description = "How long pending output may drain on shutdown (default: ${DEFAULT-VALUE}).")
     int shutdownTimeoutSeconds;
 
     final LongAdder connections = new LongAdder();
     final LongAdder bytes = new LongAdder();
+    final LongAdder frames = new LongAdder();
 
     @Override
     public Integer call() throws Exception {
+        StreamOptions options;
+        Framing framer;
+        try {
+            options = options();
+            framer = framing.framing(maxFrame);
+        } catch (IllegalArgumentException e) {
+            System.err.println("echo-demo: " + e.getMessage());
+            return 2;
+        }
         EventLoop loop = EventLoop.start("echo-loop");
         List<StreamServer> servers = new ArrayList<>();
         try {
-            servers.add(StreamServer.bind(loop, new InetSocketAddress(host, port), StreamOptions.defaults(), this::newHandler));
+            servers.add(StreamServer.bind(loop, new InetSocketAddress(host, port), options, () -> newHandler(framer)));
             if (unixPath != null) {
-                servers.add(StreamServer.bind(loop, UnixDomainSocketAddress.of(unixPath), StreamOptions.defaults(), this::newHandler));
+                servers.add(StreamServer.bind(loop, UnixDomainSocketAddress.of(unixPath), options, () -> newHandler(framer)));
             }
         } catch (Exception e) {
             loop.close();
@@ -67,19 +95,55 @@ final class EchoServerCommand implements Callable<Integer> {
 
         log.info("shutting down (up to {} s for pending output)", shutdownTimeoutSeconds);
         loop.shutdownGracefully(Duration.ofSeconds(shutdownTimeoutSeconds)).join();
-        log.info("served {} connections, echoed {} bytes", connections.sum(), bytes.sum());
+        if (framer == null) {
+            log.info("served {} connections, echoed {} bytes", connections.sum(), bytes.sum());
+        } else {
+            log.info("served {} connections, echoed {} {} frames ({} bytes of payload)",
+                    connections.sum(), frames.sum(), framing, bytes.sum());
+        }
         return 0;
     }
 
-    private Handler newHandler() {
+    StreamOptions options() {
+        if (idleTimeoutSeconds < 0 || maxConnections < 0) {
+            throw new IllegalArgumentException("--idle-timeout and --max-connections must not be negative");
+        }
+        return StreamOptions.builder()
+                .allIdleTimeout(Duration.ofNanos((long) (idleTimeoutSeconds * 1e9)))
+                .maxConnections(maxConnections)
+                .build();
+    }
+
+    private Handler newHandler(Framing framer) {
         connections.increment();
-        return new Handler() {
-            @Override
-            public void onData(Connection c, ByteBuffer data) {
+        if (framer == null) {
+            return (c, data) -> {
                 bytes.add(data.remaining());
                 c.write(data);
+            };
+        }
+        return framer.handler((c, frame) -> {
+            frames.increment();
+            bytes.add(frame.remaining());
+            framer.write(c, frame);
+        });
+    }
+
+    /** The wire formats the demo speaks; the client uses the same names. */
+    enum FramingMode {
+        raw, line, length;
+
+        /** Null for raw: bytes are echoed as they come, with no framing at all. */
+        Framing framing(int maxFrame) {
+            switch (this) {
+                case line:
+                    return Framing.lines(maxFrame);
+                case length:
+                    return Framing.lengthPrefixed(4, maxFrame);
+                default:
+                    return null;
             }
-        };
+        }
     }
 
     static String uri(SocketAddress address) {

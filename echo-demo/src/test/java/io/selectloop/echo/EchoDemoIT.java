@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -139,6 +141,106 @@ class EchoDemoIT {
                 }
             }
             assertEquals(0, demo.terminate(), "stderr: " + demo.stderr);
+        }
+    }
+
+    @Test
+    void lineFramingEchoesEachLineHoweverItIsSplit() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--framing", "line")) {
+            URI uri = demo.awaitListening();
+            try (Socket socket = new Socket(uri.getHost(), uri.getPort())) {
+                socket.setTcpNoDelay(true);
+                OutputStream out = socket.getOutputStream();
+                for (String piece : new String[] {"on", "e\ntw", "o\r", "\nthree\n"}) {
+                    out.write(piece.getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                }
+                byte[] expected = "one\ntwo\nthree\n".getBytes(StandardCharsets.US_ASCII);
+                assertEquals(new String(expected, StandardCharsets.US_ASCII),
+                        new String(socket.getInputStream().readNBytes(expected.length), StandardCharsets.US_ASCII));
+            }
+            assertEquals(0, demo.terminate());
+            demo.awaitOutputDrained();
+            assertEquals(1, demo.countStderr("echoed 3 line frames"), "stderr: " + demo.stderr);
+        }
+    }
+
+    /** A frame over --max-frame closes that one connection; another, mid-conversation, carries on. */
+    @Test
+    void lengthFramingClosesOnlyThePeerThatSendsAnOverLongFrame() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--framing", "length", "--max-frame", "100")) {
+            URI uri = demo.awaitListening();
+            try (Socket good = new Socket(uri.getHost(), uri.getPort());
+                 Socket bad = new Socket(uri.getHost(), uri.getPort())) {
+                DataOutputStream goodOut = new DataOutputStream(good.getOutputStream());
+                DataInputStream goodIn = new DataInputStream(good.getInputStream());
+                byte[] payload = new byte[100];
+                for (int round = 0; round < 3; round++) {
+                    java.util.Arrays.fill(payload, (byte) round);
+                    goodOut.writeInt(payload.length);
+                    goodOut.write(payload);
+                    goodOut.flush();
+                    assertEquals(payload.length, goodIn.readInt());
+                    byte[] echoed = goodIn.readNBytes(payload.length);
+                    assertTrue(java.util.Arrays.equals(payload, echoed), "round " + round);
+                    if (round == 1) {
+                        DataOutputStream badOut = new DataOutputStream(bad.getOutputStream());
+                        badOut.writeInt(101); // the header alone is enough to refuse it
+                        badOut.flush();
+                        assertEquals(-1, bad.getInputStream().read(), "the over-long peer is disconnected");
+                    }
+                }
+            }
+            assertEquals(0, demo.terminate());
+            demo.awaitOutputDrained();
+            assertEquals(1, demo.countStderr("over the maximum of 100"), "one line for the bad peer: " + demo.stderr);
+        }
+    }
+
+    @Test
+    void idleTimeoutDisconnectsASilentClient() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--idle-timeout", "0.3")) {
+            URI uri = demo.awaitListening();
+            try (Socket silent = new Socket(uri.getHost(), uri.getPort())) {
+                assertEquals(-1, silent.getInputStream().read(), "closed by the server once idle");
+            }
+            assertEquals(0, demo.terminate());
+        }
+    }
+
+    @Test
+    void maxConnectionsMakesTheNextPeerWaitUntilOneLeaves() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--max-connections", "1")) {
+            URI uri = demo.awaitListening();
+            try (Socket first = new Socket(uri.getHost(), uri.getPort());
+                 Socket second = new Socket(uri.getHost(), uri.getPort())) {
+                assertEquals("first", echoLine(first, "first"));
+                second.getOutputStream().write("second\n".getBytes(StandardCharsets.US_ASCII));
+                await().atMost(Duration.ofSeconds(60)).until(() -> demo.countStderr("maxConnections limit") == 1);
+                first.close();
+                assertEquals("second", new BufferedReader(new InputStreamReader(second.getInputStream(),
+                        StandardCharsets.US_ASCII)).readLine(), "admitted once the first left");
+            }
+            assertEquals(0, demo.terminate());
+        }
+    }
+
+    @Test
+    void theClientSpeaksLengthFraming() throws Exception {
+        try (DemoProcess server = DemoProcess.start("--port", "0", "--framing", "length")) {
+            URI uri = server.awaitListening();
+            Process client = new ProcessBuilder(DemoProcess.java(), "-jar", DemoProcess.jar().toString(),
+                    "client", "--port", String.valueOf(uri.getPort()), "--framing", "length").start();
+            try (OutputStream stdin = client.getOutputStream()) {
+                stdin.write("framed\n\nagain\n".getBytes(StandardCharsets.UTF_8));
+            }
+            String printed = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(client.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, client.exitValue());
+            assertEquals(List.of("framed", "", "again"), printed.lines().toList());
+            assertEquals(0, server.terminate());
+            server.awaitOutputDrained();
+            assertEquals(1, server.countStderr("echoed 3 length frames"), "stderr: " + server.stderr);
         }
     }
 
