@@ -555,6 +555,18 @@ public final class EventLoop implements Executor, AutoCloseable {
         return nextWakeupNanos.get() != AWAKE;
     }
 
+    /** Channels registered and not cancelled (tests prove nothing stays registered). Loop thread only. */
+    int registeredChannelCount() {
+        checkInEventLoop();
+        int valid = 0;
+        for (SelectionKey key : selector.keys()) {
+            if (key.isValid()) {
+                valid++;
+            }
+        }
+        return valid;
+    }
+
     /** Number of timers waiting in the heap (tests). Loop thread only. */
     int timerCount() {
         return timers.size();

@@ -42,6 +42,8 @@ public final class StreamServer implements AutoCloseable {
     static final long ACCEPT_BACKOFF_MILLIS = 1000;
 
     private final EventLoop loop;
+    /** Null: connections stay on {@link #loop}; else each goes to the group's next loop. */
+    private final EventLoopGroup group;
     private final ServerSocketChannel channel;
     private final StreamOptions options;
     private final Supplier<? extends Handler> handlers;
@@ -58,9 +60,10 @@ public final class StreamServer implements AutoCloseable {
     private long backoffsSinceReport;
     private volatile long backoffs;
 
-    private StreamServer(EventLoop loop, ServerSocketChannel channel, StreamOptions options,
+    private StreamServer(EventLoop loop, EventLoopGroup group, ServerSocketChannel channel, StreamOptions options,
                          Supplier<? extends Handler> handlers, Path unixPath) throws IOException {
         this.loop = loop;
+        this.group = group;
         this.channel = channel;
         this.options = options;
         this.handlers = handlers;
@@ -85,6 +88,31 @@ public final class StreamServer implements AutoCloseable {
      */
     public static StreamServer bind(EventLoop loop, SocketAddress address, StreamOptions options,
                                     Supplier<? extends Handler> handlers) throws IOException {
+        return bind(loop, null, address, options, handlers);
+    }
+
+    /** {@link #bind(EventLoopGroup, SocketAddress, StreamOptions, Supplier)} with default options. */
+    public static StreamServer bind(EventLoopGroup group, SocketAddress address, Supplier<? extends Handler> handlers)
+            throws IOException {
+        return bind(group, address, StreamOptions.defaults(), handlers);
+    }
+
+    /**
+     * As {@link #bind(EventLoop, SocketAddress, StreamOptions, Supplier)}, but spread over
+     * a group: the server accepts on one loop of the group (its {@link #loop()}, taken with
+     * {@link EventLoopGroup#next()}) and hands each accepted connection to the group's
+     * next loop, round-robin. A connection then stays on that loop: all its callbacks run
+     * there and its {@link Connection#loop()} is that loop. The handler supplier is called
+     * on the accepting loop's thread, so it needs no locking. Any thread.
+     */
+    public static StreamServer bind(EventLoopGroup group, SocketAddress address, StreamOptions options,
+                                    Supplier<? extends Handler> handlers) throws IOException {
+        Objects.requireNonNull(group, "group");
+        return bind(group.next(), group, address, options, handlers);
+    }
+
+    private static StreamServer bind(EventLoop loop, EventLoopGroup group, SocketAddress address,
+                                     StreamOptions options, Supplier<? extends Handler> handlers) throws IOException {
         Objects.requireNonNull(loop, "loop");
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(options, "options");
@@ -110,7 +138,7 @@ public final class StreamServer implements AutoCloseable {
                 channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
             }
             channel.bind(address, options.backlog());
-            server = new StreamServer(loop, channel, options, handlers, unixPath);
+            server = new StreamServer(loop, group, channel, options, handlers, unixPath);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -151,7 +179,7 @@ public final class StreamServer implements AutoCloseable {
         return localAddress;
     }
 
-    /** The loop this server accepts on. */
+    /** The loop this server accepts on (for a group, the one of its loops that accepts). */
     public EventLoop loop() {
         return loop;
     }
@@ -336,9 +364,29 @@ public final class StreamServer implements AutoCloseable {
             return;
         }
         liveConnections.incrementAndGet();
-        StreamConnection connection = new StreamConnection(loop, accepted, options, handler,
+        EventLoop target = group == null ? loop : group.next();
+        StreamConnection connection = new StreamConnection(target, accepted, options, handler,
                 c -> liveConnections.decrementAndGet());
-        connection.register();
+        if (target == loop) {
+            connection.register();
+        } else {
+            handOff(target, connection, accepted);
+        }
+    }
+
+    /**
+     * Registers the connection on another loop of the group. The channel was never
+     * registered here, so it can go to the other selector as it is.
+     */
+    private void handOff(EventLoop target, StreamConnection connection, SocketChannel accepted) {
+        try {
+            target.execute(connection::register);
+        } catch (RejectedExecutionException e) {
+            // That loop has terminated (the group is going down): nobody will ever serve it.
+            log.debug("loop {} refused a connection accepted on {}; closing it", target.name(), localAddress);
+            closeQuietly(accepted);
+            liveConnections.decrementAndGet();
+        }
     }
 
     private static void closeQuietly(SocketChannel ch) {
