@@ -8,6 +8,7 @@ import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.SocketAddress;
+import java.net.SocketException;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
@@ -167,7 +168,7 @@ public final class StreamClient {
                     return;
                 }
                 registration = loop.register(channel, OP_CONNECT, this);
-                timer = loop.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
+                timer = loop.schedule(this::timedOut, saturatedNanos(timeout), TimeUnit.NANOSECONDS);
             } catch (IOException e) {
                 fail(withAddress(e));
             } catch (RuntimeException e) {
@@ -268,6 +269,14 @@ public final class StreamClient {
             }
         }
 
+        private static long saturatedNanos(Duration d) {
+            try {
+                return d.toNanos();
+            } catch (ArithmeticException e) {
+                return Long.MAX_VALUE; // centuries: the loop caps it
+            }
+        }
+
         /** The JDK's messages ("Connection refused") do not say to what. */
         private IOException withAddress(IOException e) {
             String message = e.getMessage() + ": " + address;
@@ -276,6 +285,8 @@ public final class StreamClient {
                 annotated = new ConnectException(message);
             } else if (e.getClass() == NoRouteToHostException.class) {
                 annotated = new NoRouteToHostException(message);
+            } else if (e.getClass() == SocketException.class) {
+                annotated = new SocketException(message); // e.g. a Unix path with no socket
             } else {
                 return e;
             }

@@ -231,6 +231,7 @@ class StreamClientTest {
                 UnixDomainSocketAddress.of(dir.resolve("nobody-listens.sock")), handler, PATIENT);
         ExecutionException failure = assertThrows(ExecutionException.class, () -> future.get(30, TimeUnit.SECONDS));
         assertInstanceOf(IOException.class, failure.getCause());
+        assertTrue(failure.getCause().getMessage().contains("nobody-listens.sock"), failure.getCause().getMessage());
         assertNothingLeft(baseline);
         assertEquals(0, handler.calls.get());
     }
