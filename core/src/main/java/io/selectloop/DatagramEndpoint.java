@@ -560,13 +560,9 @@ public final class DatagramEndpoint implements AutoCloseable {
         }
         if (wasRegistered && !loop.isTerminated()) {
             // The port is released only when the selector drops the cancelled key, at the
-            // next select: complete after that, as StreamServer does.
-            try {
-                loop.execute(() -> closeFuture.complete(null));
-                return;
-            } catch (RejectedExecutionException e) {
-                // terminating: closing the selector releases it
-            }
+            // next select: complete after that.
+            loop.afterNextSelect(() -> closeFuture.complete(null));
+            return;
         }
         closeFuture.complete(null);
     }

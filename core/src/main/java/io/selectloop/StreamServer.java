@@ -249,13 +249,11 @@ public final class StreamServer implements AutoCloseable {
         if (registration != null && loop.inEventLoop() && !loop.isTerminated()) {
             // The kernel socket is released only when the selector drops the cancelled
             // key, at the start of the next select: complete after that, so that a
-            // caller who waited on closeFuture finds the port really closed.
-            try {
-                loop.execute(() -> closeFuture.complete(null));
-                return;
-            } catch (RejectedExecutionException e) {
-                // terminating: the selector is being closed, which releases it
-            }
+            // caller who waited on closeFuture finds the port really closed. (A task
+            // queued with execute() here could still run before that select, in this
+            // iteration's task pass.)
+            loop.afterNextSelect(() -> closeFuture.complete(null));
+            return;
         }
         closeFuture.complete(null);
     }

@@ -377,14 +377,29 @@ class DatagramEndpointTest {
         assertEquals("orderly", closes.get(0).getMessage());
         assertEquals(5, sender.sentCount());
 
+        // Hold the receiver's loop as soon as closeFuture completes: the port must be free by then.
+        CountDownLatch completed = new CountDownLatch(1);
+        CountDownLatch rebound = new CountDownLatch(1);
+        receiver.closeFuture().thenRun(() -> {
+            completed.countDown();
+            try {
+                rebound.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         receiver.close();
-        receiver.closeFuture().get(30, TimeUnit.SECONDS);
+        try {
+            assertTrue(completed.await(30, TimeUnit.SECONDS));
+            try (DatagramChannel again = DatagramChannel.open()) {
+                again.bind(receiver.localAddress()); // the port really is free
+            }
+        } finally {
+            rebound.countDown();
+        }
         assertEquals(0, registeredChannels(clientLoop));
         assertEquals(0, registeredChannels(serverLoop));
         awaitSocketsAtMost(baseline);
-        try (DatagramChannel again = DatagramChannel.open()) {
-            again.bind(receiver.localAddress()); // the port really is free
-        }
     }
 
     /** A loop shutting down closes its endpoints (onClose with no cause when nothing was lost). */
