@@ -460,7 +460,10 @@ public final class DatagramEndpoint implements AutoCloseable {
      * peer's datagrams are received, {@link #send(ByteBuffer)} sends to it, and sending
      * elsewhere is refused. ICMP errors for it (port unreachable) reach
      * {@link DatagramHandler#onError}. Any thread: the peer is fixed for {@code send} at
-     * once, the socket is connected on the loop.
+     * once, the socket is connected on the loop (at once when called there). To talk to
+     * a fixed peer from the start, call it in {@link DatagramHandler#onOpen}: onOpen runs
+     * on the loop as soon as the endpoint is registered, possibly before a {@code connect}
+     * from the thread that called {@code bind} has taken effect.
      *
      * @return completes once the socket is connected, or fails (the peer is then unset again)
      * @throws AlreadyConnectedException if a peer was already set

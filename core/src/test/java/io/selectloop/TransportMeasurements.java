@@ -66,6 +66,7 @@ public final class TransportMeasurements {
             DatagramEndpoint client = DatagramEndpoint.bind(clientLoop, loopback(), options, new DatagramHandler() {
                 @Override
                 public void onOpen(DatagramEndpoint e) {
+                    e.connect(server.localAddress());
                     for (int k = 0; k < window; k++) {
                         e.send(ByteBuffer.wrap(payload));
                         sent.value++;
@@ -79,7 +80,6 @@ public final class TransportMeasurements {
                     sent.value++;
                 }
             });
-            client.connect(server.localAddress()).get();
             clients.add(client);
         }
         double perSecond = measure(replies, seconds);
