@@ -380,8 +380,9 @@ public final class EventLoop implements Executor, AutoCloseable {
         if (due.isEmpty()) {
             return;
         }
-        for (Runnable task : due) {
-            runSafely(task, "after-select task");
+        // By index: at termination a task may still add to the list being run.
+        for (int i = 0; i < due.size(); i++) {
+            runSafely(due.get(i), "after-select task");
         }
         due.clear();
     }
