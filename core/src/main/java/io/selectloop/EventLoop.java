@@ -8,6 +8,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
@@ -94,6 +95,9 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final AtomicLong nextWakeupNanos = new AtomicLong(AWAKE);
 
     private final ArrayDeque<PendingFlush> flushQueue = new ArrayDeque<>();
+    /** Loop thread only: see {@link #afterNextSelect}. Swapped, not copied, each iteration. */
+    private ArrayList<Runnable> waitingForNextSelect = new ArrayList<>();
+    private ArrayList<Runnable> waitingForThisSelect = new ArrayList<>();
     final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
     final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
     final BufferPool pool = new BufferPool();
@@ -264,7 +268,11 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             iterations++;
             moveIncomingTimers();
+            ArrayList<Runnable> dueAfterSelect = waitingForNextSelect;
+            waitingForNextSelect = waitingForThisSelect;
+            waitingForThisSelect = dueAfterSelect;
             select(maxWaitNanos);
+            runAfterSelect(dueAfterSelect);
             runExpiredTimers();
             runTasks();
             flushAll();
@@ -279,7 +287,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void select(long maxWaitNanos) {
         long now = nanoTime();
-        long timeout = tasks.isEmpty() ? timeoutUntilNextDeadline(now) : 0;
+        long timeout = tasks.isEmpty() && waitingForThisSelect.isEmpty() ? timeoutUntilNextDeadline(now) : 0;
         if (maxWaitNanos >= 0) {
             timeout = Math.min(timeout, maxWaitNanos);
         }
@@ -381,6 +389,30 @@ public final class EventLoop implements Executor, AutoCloseable {
         } catch (IOException e) {
             log.debug("closing the old selector failed", e);
         }
+    }
+
+    /**
+     * Runs {@code task} on the loop thread right after the loop's next {@code select},
+     * never in the current iteration: the selector releases a cancelled key's channel
+     * (its file descriptor, and so its port) only at the start of the select after the
+     * cancel, so this is when a closed channel is really gone. If the loop terminates
+     * first, the task runs then, after the selector (and every channel) is closed.
+     * Loop thread only.
+     */
+    void afterNextSelect(Runnable task) {
+        checkInEventLoop();
+        waitingForNextSelect.add(Objects.requireNonNull(task, "task"));
+    }
+
+    private void runAfterSelect(ArrayList<Runnable> due) {
+        if (due.isEmpty()) {
+            return;
+        }
+        // By index: at termination a task may still add to the list being run.
+        for (int i = 0; i < due.size(); i++) {
+            runSafely(due.get(i), "after-select task");
+        }
+        due.clear();
     }
 
     // ------------------------------------------------------------------ registration
@@ -581,6 +613,18 @@ public final class EventLoop implements Executor, AutoCloseable {
         return nextWakeupNanos.get() != AWAKE;
     }
 
+    /** Channels registered and not cancelled (tests prove nothing stays registered). Loop thread only. */
+    int registeredChannelCount() {
+        checkInEventLoop();
+        int valid = 0;
+        for (SelectionKey key : selector.keys()) {
+            if (key.isValid()) {
+                valid++;
+            }
+        }
+        return valid;
+    }
+
     /** Number of timers waiting in the heap (tests). Loop thread only. */
     int timerCount() {
         return timers.size();
@@ -732,6 +776,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         } catch (IOException e) {
             log.debug("closing the selector failed", e);
         }
+        runAfterSelect(waitingForThisSelect);
+        runAfterSelect(waitingForNextSelect);
         pool.clear();
         log.debug("event loop {} terminated", name);
         terminationFuture.complete(null);

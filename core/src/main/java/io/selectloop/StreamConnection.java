@@ -75,7 +75,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     // Output, loop thread only unless volatile.
     private ArrayDeque<Object> outbound; // BufferPool.Chunk or FileRegion; created on first use
-    private long bufferedBytes;
+    private volatile long bufferedBytes; // in pooled chunks; read by other threads' write() for the cap
     private volatile long pendingBytes; // buffered + file bytes
     private volatile long inTransit;    // copied by other threads, not yet queued
     private volatile boolean writable = true;
@@ -353,11 +353,13 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             return;
         }
         long transit = IN_TRANSIT.addAndGet(this, length);
-        if (pendingBytes + transit > options.maxPendingWriteBytes()) {
+        // Buffered bytes only, as on the loop: file regions hold no memory, so a large
+        // pending sendFile must not make a small write from another thread fail.
+        if (bufferedBytes + transit > options.maxPendingWriteBytes()) {
             // A foreign producer outrunning the socket: fail here rather than queue
             // an unbounded number of copies on the way to the loop.
             IN_TRANSIT.addAndGet(this, -length);
-            long attempted = pendingBytes + transit;
+            long attempted = bufferedBytes + transit;
             hop(() -> fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted)));
             return;
         }

@@ -43,6 +43,8 @@ public final class StreamServer implements AutoCloseable {
     static final long ACCEPT_BACKOFF_MILLIS = 1000;
 
     private final EventLoop loop;
+    /** Null: connections stay on {@link #loop}; else each goes to the group's next loop. */
+    private final EventLoopGroup group;
     private final ServerSocketChannel channel;
     private final StreamOptions options;
     private final Supplier<? extends Handler> handlers;
@@ -62,9 +64,10 @@ public final class StreamServer implements AutoCloseable {
     private volatile long backoffs;
     private volatile long connectionLimitCount;
 
-    private StreamServer(EventLoop loop, ServerSocketChannel channel, StreamOptions options,
+    private StreamServer(EventLoop loop, EventLoopGroup group, ServerSocketChannel channel, StreamOptions options,
                          Supplier<? extends Handler> handlers, Path unixPath) throws IOException {
         this.loop = loop;
+        this.group = group;
         this.channel = channel;
         this.options = options;
         this.handlers = handlers;
@@ -89,6 +92,31 @@ public final class StreamServer implements AutoCloseable {
      */
     public static StreamServer bind(EventLoop loop, SocketAddress address, StreamOptions options,
                                     Supplier<? extends Handler> handlers) throws IOException {
+        return bind(loop, null, address, options, handlers);
+    }
+
+    /** {@link #bind(EventLoopGroup, SocketAddress, StreamOptions, Supplier)} with default options. */
+    public static StreamServer bind(EventLoopGroup group, SocketAddress address, Supplier<? extends Handler> handlers)
+            throws IOException {
+        return bind(group, address, StreamOptions.defaults(), handlers);
+    }
+
+    /**
+     * As {@link #bind(EventLoop, SocketAddress, StreamOptions, Supplier)}, but spread over
+     * a group: the server accepts on one loop of the group (its {@link #loop()}, taken with
+     * {@link EventLoopGroup#next()}) and hands each accepted connection to the group's
+     * next loop, round-robin. A connection then stays on that loop: all its callbacks run
+     * there and its {@link Connection#loop()} is that loop. The handler supplier is called
+     * on the accepting loop's thread, so it needs no locking. Any thread.
+     */
+    public static StreamServer bind(EventLoopGroup group, SocketAddress address, StreamOptions options,
+                                    Supplier<? extends Handler> handlers) throws IOException {
+        Objects.requireNonNull(group, "group");
+        return bind(group.next(), group, address, options, handlers);
+    }
+
+    private static StreamServer bind(EventLoop loop, EventLoopGroup group, SocketAddress address,
+                                     StreamOptions options, Supplier<? extends Handler> handlers) throws IOException {
         Objects.requireNonNull(loop, "loop");
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(options, "options");
@@ -114,7 +142,7 @@ public final class StreamServer implements AutoCloseable {
                 channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
             }
             channel.bind(address, options.backlog());
-            server = new StreamServer(loop, channel, options, handlers, unixPath);
+            server = new StreamServer(loop, group, channel, options, handlers, unixPath);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -155,7 +183,7 @@ public final class StreamServer implements AutoCloseable {
         return localAddress;
     }
 
-    /** The loop this server accepts on. */
+    /** The loop this server accepts on (for a group, the one of its loops that accepts). */
     public EventLoop loop() {
         return loop;
     }
@@ -225,13 +253,11 @@ public final class StreamServer implements AutoCloseable {
         if (registration != null && loop.inEventLoop() && !loop.isTerminated()) {
             // The kernel socket is released only when the selector drops the cancelled
             // key, at the start of the next select: complete after that, so that a
-            // caller who waited on closeFuture finds the port really closed.
-            try {
-                loop.execute(() -> closeFuture.complete(null));
-                return;
-            } catch (RejectedExecutionException e) {
-                // terminating: the selector is being closed, which releases it
-            }
+            // caller who waited on closeFuture finds the port really closed. (A task
+            // queued with execute() here could still run before that select, in this
+            // iteration's task pass.)
+            loop.afterNextSelect(() -> closeFuture.complete(null));
+            return;
         }
         closeFuture.complete(null);
     }
@@ -387,9 +413,29 @@ public final class StreamServer implements AutoCloseable {
             return;
         }
         liveConnections.incrementAndGet();
-        StreamConnection connection = new StreamConnection(loop, accepted, options, handler,
+        EventLoop target = group == null ? loop : group.next();
+        StreamConnection connection = new StreamConnection(target, accepted, options, handler,
                 c -> connectionClosed());
-        connection.register();
+        if (target == loop) {
+            connection.register();
+        } else {
+            handOff(target, connection, accepted);
+        }
+    }
+
+    /**
+     * Registers the connection on another loop of the group. The channel was never
+     * registered here, so it can go to the other selector as it is.
+     */
+    private void handOff(EventLoop target, StreamConnection connection, SocketChannel accepted) {
+        try {
+            target.execute(connection::register);
+        } catch (RejectedExecutionException e) {
+            // That loop has terminated (the group is going down): nobody will ever serve it.
+            log.debug("loop {} refused a connection accepted on {}; closing it", target.name(), localAddress);
+            closeQuietly(accepted);
+            connectionClosed();
+        }
     }
 
     private static void closeQuietly(SocketChannel ch) {

@@ -292,4 +292,32 @@ class StreamServerTest {
         assertEquals(2, order.size());
         assertFalse(server.isClosed());
     }
+
+    /**
+     * closeFuture completes only once the port is released. The selector frees a cancelled
+     * key's socket at its next select; completing from a task queued in the same pass
+     * (as closeChannel used to) let a connect still reach the listener. The loop is held
+     * right after the completion, before any further select, while the test connects.
+     */
+    @Test
+    void closeFutureCompletesOnlyOnceThePortIsReleased() throws Exception {
+        StreamServer server = echoServer(anyLoopbackPort());
+        java.util.concurrent.CountDownLatch completed = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch connectTried = new java.util.concurrent.CountDownLatch(1);
+        server.closeFuture().thenRun(() -> {
+            completed.countDown();
+            try {
+                connectTried.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        server.close();
+        try {
+            assertTrue(completed.await(10, TimeUnit.SECONDS));
+            assertThrows(IOException.class, () -> connect(server.localAddress()).close());
+        } finally {
+            connectTried.countDown();
+        }
+    }
 }

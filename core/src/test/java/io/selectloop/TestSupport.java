@@ -7,6 +7,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +18,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -44,6 +49,124 @@ final class TestSupport {
         } catch (IOException e) {
             throw new IllegalStateException("cannot list /proc/self/fd", e);
         }
+    }
+
+    /** Waits until this process has no more open file descriptors than {@code baseline}. */
+    static void awaitFileDescriptorsAtMost(int baseline) {
+        try {
+            eventually().until(() -> openFileDescriptors() <= baseline);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(openFileDescriptors() + " file descriptors open, expected at most " + baseline
+                    + "; they are: " + describeFileDescriptors(), e);
+        }
+    }
+
+    /**
+     * Open sockets of this process. Steadier than {@link #openFileDescriptors()} across a
+     * test's first use of a library (class loading opens jars, SecureRandom opens
+     * /dev/urandom), and sockets are what a transport could leak.
+     */
+    static int openSockets() {
+        JdkOwnSocket.ensureCreated();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return (int) fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().startsWith("socket:");
+                } catch (IOException e) {
+                    return false; // closed while listing
+                }
+            }).count();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list /proc/self/fd", e);
+        }
+    }
+
+    /**
+     * The JDK keeps one socket of its own for the life of the process: the first blocking
+     * socket I/O creates a Unix socket pair, closes one end and keeps the other to dup2
+     * over descriptors being closed under a blocked thread ("preClose"). Created here,
+     * before any baseline is taken, so that it does not look like a leak.
+     */
+    private static final class JdkOwnSocket {
+        static {
+            try (ServerSocketChannel server = ServerSocketChannel.open()) {
+                server.bind(anyLoopbackPort());
+                try (SocketChannel client = SocketChannel.open(server.getLocalAddress());
+                     SocketChannel accepted = server.accept()) {
+                    client.write(ByteBuffer.wrap(new byte[1]));
+                    accepted.read(ByteBuffer.allocate(1));
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+
+        static void ensureCreated() {
+        }
+    }
+
+    /** Waits until this process has no more open sockets than {@code baseline}. */
+    static void awaitSocketsAtMost(int baseline) {
+        try {
+            eventually().until(() -> openSockets() <= baseline);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError(openSockets() + " sockets open, expected at most " + baseline
+                    + "; open descriptors: " + describeFileDescriptors(), e);
+        }
+    }
+
+    /** The /proc/net line of the socket with this inode: its protocol, addresses and state. */
+    private static String describeSocket(String inode) {
+        for (String table : List.of("tcp", "tcp6", "udp", "udp6", "unix")) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/net", table))) {
+                    if (List.of(line.trim().split("\\s+")).contains(inode)) {
+                        return table + ": " + line.trim().replaceAll("\\s+", " ");
+                    }
+                }
+            } catch (IOException e) {
+                // that table is not there
+            }
+        }
+        return "inode " + inode;
+    }
+
+    /** What each open descriptor points to, grouped and counted (for failure messages). */
+    static Map<String, Long> describeFileDescriptors() {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.map(fd -> {
+                try {
+                    String target = Files.readSymbolicLink(fd).toString();
+                    if (target.startsWith("socket:[")) {
+                        return "socket " + describeSocket(target.substring(8, target.length() - 1));
+                    }
+                    return target.replaceAll("\\[\\d+\\]", "[...]");
+                } catch (IOException e) {
+                    return "(gone)";
+                }
+            }).collect(java.util.stream.Collectors.groupingBy(t -> t, java.util.TreeMap::new,
+                    java.util.stream.Collectors.counting()));
+        } catch (IOException e) {
+            return Map.of("cannot list /proc/self/fd", 1L);
+        }
+    }
+
+    /** Runs {@code action} on the loop thread and returns its result. */
+    static <T> T onLoop(EventLoop loop, Callable<T> action) throws Exception {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        loop.execute(() -> {
+            try {
+                result.complete(action.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result.get(60, TimeUnit.SECONDS);
+    }
+
+    /** Channels the loop still has registered (cancelled keys not counted). */
+    static int registeredChannels(EventLoop loop) throws Exception {
+        return onLoop(loop, loop::registeredChannelCount);
     }
 
     static SocketChannel connect(SocketAddress address) throws IOException {
@@ -378,5 +501,123 @@ final class TestSupport {
             }
         }
         return false;
+    }
+
+    /**
+     * A loopback TCP listener that never accepts, with its accept queue full: a connect
+     * to it stays pending, since Linux drops a SYN for a listener whose accept queue is
+     * full (the client retransmits it, and it is dropped again). With backlog 1 the
+     * queue holds two connections ({@code sk_ack_backlog > sk_max_ack_backlog} counts as
+     * full), so two blocking connects fill it; this waits until /proc/net/tcp shows the
+     * listener's queue length (its rx_queue column) at two before returning, so the
+     * caller's SYN cannot slip in ahead of the fillers' handshakes.
+     */
+    static final class FullBacklogListener implements AutoCloseable {
+        final ServerSocketChannel listener;
+        final InetSocketAddress address;
+        private final List<SocketChannel> fillers = new java.util.ArrayList<>();
+
+        FullBacklogListener() throws IOException {
+            listener = ServerSocketChannel.open(StandardProtocolFamily.INET);
+            try {
+                listener.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 1);
+                address = (InetSocketAddress) listener.getLocalAddress();
+                for (int i = 0; i < 2; i++) {
+                    fillers.add(SocketChannel.open(address));
+                }
+                eventually().until(() -> acceptQueueLength(address.getPort()) >= 2);
+            } catch (IOException | RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** The accept queue length of the IPv4 listener on {@code port}, -1 if none. */
+        static int acceptQueueLength(int port) throws IOException {
+            String local = String.format(":%04X", port);
+            for (String line : Files.readAllLines(Path.of("/proc/net/tcp"))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length > 4 && f[1].endsWith(local) && f[3].equals("0A")) {
+                    return Integer.parseInt(f[4].substring(f[4].indexOf(':') + 1), 16);
+                }
+            }
+            return -1;
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (SocketChannel ch : fillers) {
+                ch.close();
+            }
+            listener.close();
+        }
+    }
+
+    /**
+     * A raw echo server in a JVM of its own, for tests whose two ends would not fit in
+     * one process's file descriptor limit. Prints {@code port N} once listening and
+     * serves until its standard input ends, so it cannot outlive the test that started
+     * it, even if that test's JVM dies. Args: [loops] (default 1).
+     */
+    static final class ChildEchoServer {
+        public static void main(String[] args) throws Exception {
+            int loops = args.length > 0 ? Integer.parseInt(args[0]) : 1;
+            EventLoopGroup group = EventLoopGroup.start(loops, "child-echo");
+            StreamOptions options = StreamOptions.builder().backlog(4096).build();
+            StreamServer server = StreamServer.bind(group, new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0),
+                    options, () -> (c, data) -> c.write(data));
+            System.out.println("port " + ((InetSocketAddress) server.localAddress()).getPort());
+            System.out.flush();
+            while (System.in.read() >= 0) {
+                // nothing to read; waiting for the end of stream
+            }
+            group.close();
+        }
+
+        /** Starts one; the caller must {@link Child#close()} it. */
+        static Child start(int loops) throws IOException {
+            String javaBinary = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process process = new ProcessBuilder(javaBinary, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                    ChildEchoServer.class.getName(), Integer.toString(loops))
+                    .redirectError(ProcessBuilder.Redirect.INHERIT)
+                    .start();
+            try {
+                java.io.BufferedReader out = new java.io.BufferedReader(
+                        new java.io.InputStreamReader(process.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+                String line = out.readLine();
+                if (line == null || !line.startsWith("port ")) {
+                    throw new IOException("child echo server did not start; it said: " + line);
+                }
+                int port = Integer.parseInt(line.substring(5).trim());
+                return new Child(process, new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port));
+            } catch (IOException | RuntimeException e) {
+                process.destroyForcibly();
+                throw e;
+            }
+        }
+    }
+
+    /** A running {@link ChildEchoServer}. */
+    static final class Child implements AutoCloseable {
+        final Process process;
+        final InetSocketAddress address;
+
+        Child(Process process, InetSocketAddress address) {
+            this.process = process;
+            this.address = address;
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
+                process.getOutputStream().close(); // its cue to stop
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } finally {
+                process.destroyForcibly();
+                process.waitFor(30, TimeUnit.SECONDS);
+            }
+        }
     }
 }
