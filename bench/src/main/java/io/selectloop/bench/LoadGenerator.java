@@ -172,7 +172,6 @@ public final class LoadGenerator {
         long warmupEnd = start + spec.warmup().toNanos();
         long end = warmupEnd + spec.duration().toNanos();
         Histogram phaseLatency = newHistogram();
-        Histogram measured = null;
         long measureStart = 0;
         long messagesAtMeasureStart = 0;
         long lastMessages = 0;
@@ -192,6 +191,18 @@ public final class LoadGenerator {
             }
             collect(threads, phaseLatency);
             long messages = messagesDone(threads);
+            if (now >= tick) {
+                // Report the second that just ended before any phase change resets the figures.
+                double rate = (messages - lastMessages) / ((now - lastTick) / 1e9);
+                String stage = measuring
+                        ? String.format(Locale.ROOT, "measure %.0f/%.0fs", (now - measureStart) / 1e9, spec.duration().toMillis() / 1e3)
+                        : String.format(Locale.ROOT, "warmup %.0f/%.0fs", (now - start) / 1e9, spec.warmup().toMillis() / 1e3);
+                progress(String.format(Locale.ROOT, "%s: %,.0f msgs/s, p99 %s, %d connections up, errors %d",
+                        stage, rate, micros(phaseLatency.getValueAtPercentile(99)), connectionsUp(threads), errors.get()));
+                lastMessages = messages;
+                lastTick = now;
+                tick += second;
+            }
             if (!measuring && now >= warmupEnd) {
                 measuring = true;
                 phaseLatency.reset();
@@ -201,24 +212,12 @@ public final class LoadGenerator {
             } else if (measuring && now >= end) {
                 long messageCount = messages - messagesAtMeasureStart;
                 double seconds = (now - measureStart) / 1e9;
-                measured = phaseLatency;
                 int up = connectionsUp(threads);
                 listener.measurementEnded();
                 progress(String.format(Locale.ROOT, "done: %,.0f msgs/s, p99 %s, %d connections up, errors %d",
-                        messageCount / seconds, micros(measured.getValueAtPercentile(99)), up, errors.get()));
+                        messageCount / seconds, micros(phaseLatency.getValueAtPercentile(99)), up, errors.get()));
                 drain(threads);
-                return new Measured(messageCount, seconds, measured, up);
-            }
-            if (now >= tick) {
-                double rate = (messages - lastMessages) / ((now - lastTick) / 1e9);
-                String stage = measuring
-                        ? String.format(Locale.ROOT, "measure %.0f/%ds", (now - measureStart) / 1e9, spec.duration().toSeconds())
-                        : String.format(Locale.ROOT, "warmup %.0f/%ds", (now - start) / 1e9, spec.warmup().toSeconds());
-                progress(String.format(Locale.ROOT, "%s: %,.0f msgs/s, p99 %s, %d connections up, errors %d",
-                        stage, rate, micros(phaseLatency.getValueAtPercentile(99)), connectionsUp(threads), errors.get()));
-                lastMessages = messages;
-                lastTick = now;
-                tick += second;
+                return new Measured(messageCount, seconds, phaseLatency, up);
             }
         }
     }
@@ -451,7 +450,7 @@ public final class LoadGenerator {
                     enterPhase(current);
                 }
                 long now = System.nanoTime();
-                if (current == CONNECTING) {
+                if (current == CONNECTING && spec.mode() == LoadSpec.Mode.STREAM) {
                     startConnects(now);
                 }
                 if (schedule != null && current == RUNNING) {
