@@ -57,7 +57,7 @@ final class LoadCommand implements Callable<Integer> {
 
     @Option(names = "--source-addresses", paramLabel = "N", defaultValue = "0",
             description = "Loopback source addresses to spread connections over: 127.0.0.1, 127.0.0.2, ... "
-                    + "(default: one per 16000 connections; 8 for churn).")
+                    + "(default: one per 16000 connections; more are tried when connecting runs out of ports).")
     int sourceAddresses;
 
     @Option(names = "--max-in-flight", paramLabel = "N", defaultValue = "1024",

@@ -45,7 +45,8 @@ final class Reports {
         StringBuilder md = new StringBuilder("# selectloop bench report\n\n");
         md.append("## Environment\n\n");
         for (Map.Entry<String, Object> e : environment.entrySet()) {
-            md.append("- **").append(e.getKey()).append("**: ").append(Json.write(e.getValue()).replace("\"", "")).append('\n');
+            Object v = e.getValue();
+            md.append("- **").append(e.getKey()).append("**: ").append(v instanceof String ? v : Json.write(v)).append('\n');
         }
         Set<String> scenarios = new LinkedHashSet<>();
         rows.forEach(r -> scenarios.add(r.scenario()));
@@ -85,7 +86,7 @@ final class Reports {
                 .append(" × reactor | p50 µs | p99 µs | × reactor | p99.9 µs | max µs | errors | RSS MiB | × reactor |")
                 .append(held ? " RSS/conn KiB | × reactor |" : "")
                 .append(" threads | CPU s |\n");
-        int columns = 16 + (open ? 1 : 0) + (held ? 2 : 0);
+        int columns = 15 + (open ? 1 : 0) + (held ? 2 : 0);
         md.append("|").append(" --- |".repeat(columns)).append('\n');
         List<ResultRow> sorted = new ArrayList<>(rows);
         sorted.sort((a, b) -> a.connections() != b.connections() ? Integer.compare(a.connections(), b.connections())

@@ -68,7 +68,7 @@ final class ServerProcess implements AutoCloseable {
         } catch (ExecutionException | TimeoutException e) {
             stop(process);
             if (process.exitValue() == Bench.EXIT_UNAVAILABLE) {
-                throw new UnavailableException(lastLine(log).replaceFirst("^bench server: ", ""));
+                throw new UnavailableException(lastLine(log).replaceFirst("^bench server: impl \\S+ is unavailable: ", ""));
             }
             throw new IOException("server " + impl + " did not start (" + e.getMessage() + "); last log line: "
                     + lastLine(log) + " (log: " + log + ")");
