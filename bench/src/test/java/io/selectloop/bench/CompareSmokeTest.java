@@ -27,7 +27,7 @@ class CompareSmokeTest {
                 "--impls", "reactor,threads,virtual,netty-nio,netty-epoll,corrupting",
                 "--scenarios", "throughput,latency,connections,churn",
                 "--connections", "4,24", "--pipeline", "4", "--size", "64", "--active", "2",
-                "--duration", "700ms", "--warmup", "200ms", "--out", out.toString());
+                "--duration", "500ms", "--warmup", "200ms", "--out", out.toString());
         assertEquals(0, status);
 
         for (String file : List.of("results.json", "results.csv", "report.md",
