@@ -1,5 +1,6 @@
 package io.selectloop.bench;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,6 +12,8 @@ import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.Styler;
 
 /**
@@ -71,6 +74,19 @@ final class Charts {
         return series;
     }
 
+    /** One colour per implementation in every chart, so that a reader can compare charts at a glance. */
+    private static Color colorOf(String series) {
+        String impl = series.contains(" (") ? series.substring(0, series.indexOf(" (")) : series;
+        return switch (impl) {
+            case "reactor" -> new Color(0x1F77B4);
+            case "threads" -> new Color(0xFF7F0E);
+            case "virtual" -> new Color(0x2CA02C);
+            case "netty-nio" -> new Color(0xD62728);
+            case "netty-epoll" -> new Color(0x9467BD);
+            default -> new Color(Color.HSBtoRGB((impl.hashCode() & 0xFF) / 255f, 0.6f, 0.6f));
+        };
+    }
+
     private static Path draw(Path file, String title, String yTitle, Map<String, TreeMap<Integer, Double>> series)
             throws IOException {
         if (series.isEmpty()) {
@@ -85,7 +101,13 @@ final class Charts {
         for (Map.Entry<String, TreeMap<Integer, Double>> s : series.entrySet()) {
             double[] xs = s.getValue().keySet().stream().mapToDouble(Integer::doubleValue).toArray();
             double[] ys = s.getValue().values().stream().mapToDouble(Double::doubleValue).toArray();
-            chart.addSeries(s.getKey(), xs, ys);
+            XYSeries line = chart.addSeries(s.getKey(), xs, ys);
+            Color color = colorOf(s.getKey());
+            line.setLineColor(color);
+            line.setMarkerColor(color);
+            if (s.getKey().endsWith("(pipeline 1)")) {
+                line.setLineStyle(SeriesLines.DASH_DASH);
+            }
         }
         String name = file.getFileName().toString();
         Path withoutExtension = file.resolveSibling(name.substring(0, name.length() - ".png".length()));
