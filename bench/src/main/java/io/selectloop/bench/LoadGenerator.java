@@ -172,6 +172,10 @@ public final class LoadGenerator {
                 }
             }
         }
+        if (spec.mode() == LoadSpec.Mode.STREAM && connectionsUp(threads) == 0) {
+            progress("no connection could be made; nothing to measure");
+            return new Measured(0, 0, newHistogram(), 0);
+        }
         long start = System.nanoTime();
         runStartNanos = start;
         setPhase(RUNNING, threads);
