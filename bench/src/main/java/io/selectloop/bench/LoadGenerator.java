@@ -373,11 +373,11 @@ public final class LoadGenerator {
     private final class IoThread extends Thread {
         final Selector selector;
         final List<Conn> conns = new ArrayList<>();
-        final Conn[] slots; // active connections of a stream run, in schedule order; churn: the current cycle per slot
+        final Conn[] slots; // the active connections, in open-loop schedule order (churn: one per concurrent cycle)
+        Conn[] churnConns; // churn: the cycle each slot is in now
         final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
         final SingleWriterRecorder recorder = new SingleWriterRecorder(1, HIGHEST_LATENCY_NANOS, 3);
         Histogram intervalHistogram; // owned by the driving thread, recycled between intervals
-        final int index;
 
         volatile long connectsFinished;
         volatile int connectionsUp;
@@ -394,7 +394,6 @@ public final class LoadGenerator {
         IoThread(int index, int threadCount) {
             super("load-" + index);
             setDaemon(true);
-            this.index = index;
             try {
                 selector = Selector.open();
             } catch (IOException e) {
@@ -502,8 +501,6 @@ public final class LoadGenerator {
                 drained = allQuiet();
             }
         }
-
-        Conn[] churnConns;
 
         private boolean allQuiet() {
             if (spec.mode() == LoadSpec.Mode.CHURN) {
