@@ -1,0 +1,58 @@
+package io.selectloop.bench;
+
+import java.net.InetSocketAddress;
+
+/**
+ * One echo server implementation that {@code bench server --impl NAME} can start.
+ *
+ * <p>The built-in ones are listed in {@link ServerImpls}; more can be added without
+ * touching this module through {@link java.util.ServiceLoader} (a
+ * {@code META-INF/services/io.selectloop.bench.EchoServerImpl} file on the class path),
+ * which is how the tests add a deliberately corrupting server.
+ *
+ * <p>Every implementation must echo exactly the bytes it reads, in order, and keep each
+ * connection open until the peer closes it.
+ */
+public interface EchoServerImpl {
+
+    /** The name given to {@code --impl}. */
+    String name();
+
+    /**
+     * Why this implementation cannot run on this JVM or operating system, or null when it
+     * can (virtual threads need JDK 21+, epoll needs Linux and Netty's native library).
+     */
+    default String unavailableReason() {
+        return null;
+    }
+
+    /**
+     * Binds {@code address} (port 0 picks a free port) and starts serving before returning.
+     *
+     * @throws IllegalArgumentException when {@code settings} ask for something this
+     *     implementation cannot do
+     */
+    RunningServer start(InetSocketAddress address, ServerSettings settings) throws Exception;
+
+    /** A started server. */
+    interface RunningServer extends AutoCloseable {
+        /** The address actually bound (the real port when asked for port 0). */
+        InetSocketAddress localAddress();
+
+        /** Stops accepting and closes every connection; may take a moment. */
+        @Override
+        void close() throws Exception;
+    }
+
+    /**
+     * Settings that are not the same for every implementation.
+     *
+     * @param loops event loops for the {@code reactor} implementation; the others use
+     *     their own documented defaults and ignore it
+     */
+    record ServerSettings(int loops) {
+        public static ServerSettings defaults() {
+            return new ServerSettings(1);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package io.selectloop.bench;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/** The echo server implementations {@code bench} knows by name. */
+public final class ServerImpls {
+    /** The built-in implementations, in the order {@code compare} runs them by default. */
+    public static final List<String> BUILT_IN = List.of("reactor", "threads", "virtual", "netty-nio", "netty-epoll");
+
+    private ServerImpls() {
+    }
+
+    /** The implementation called {@code name}: a built-in one, else one found by {@link ServiceLoader}. */
+    public static Optional<EchoServerImpl> find(String name) {
+        return Optional.ofNullable(all().get(name));
+    }
+
+    /** Every implementation on the class path, built-in ones first. */
+    public static Map<String, EchoServerImpl> all() {
+        Map<String, EchoServerImpl> impls = new LinkedHashMap<>();
+        for (EchoServerImpl impl : List.of(
+                new ReactorEchoServer(),
+                BlockingEchoServer.platformThreads(),
+                BlockingEchoServer.virtualThreads(),
+                new NettyEchoServer(NettyEchoServer.Transport.NIO),
+                new NettyEchoServer(NettyEchoServer.Transport.EPOLL))) {
+            impls.put(impl.name(), impl);
+        }
+        for (EchoServerImpl impl : ServiceLoader.load(EchoServerImpl.class)) {
+            impls.putIfAbsent(impl.name(), impl);
+        }
+        return impls;
+    }
+
+    /** Names of every implementation on the class path, for help and error messages. */
+    public static List<String> names() {
+        return new ArrayList<>(all().keySet());
+    }
+}

@@ -1,0 +1,89 @@
+package io.selectloop.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code bench compare} end to end with tiny settings: every built-in server and the
+ * corrupting one run as child JVMs through every scenario.
+ */
+class CompareSmokeTest {
+    private static final boolean VIRTUAL_THREADS = Runtime.version().feature() >= 21;
+
+    @Test
+    void comparesEveryAvailableImplAndCatchesTheCorruptingOne(@TempDir Path out) throws Exception {
+        int status = Bench.run("compare",
+                "--impls", "reactor,threads,virtual,netty-nio,netty-epoll,corrupting",
+                "--scenarios", "throughput,latency,connections,churn",
+                "--connections", "4,24", "--pipeline", "4", "--size", "64", "--active", "2",
+                "--duration", "500ms", "--warmup", "200ms", "--out", out.toString());
+        assertEquals(0, status);
+
+        for (String file : List.of("results.json", "results.csv", "report.md",
+                "throughput-vs-connections.png", "p99-vs-connections.png", "rss-vs-connections.png")) {
+            assertTrue(Files.size(out.resolve(file)) > 0, file + " is missing or empty");
+        }
+
+        List<Map<String, String>> rows = readCsv(out.resolve("results.csv"));
+        List<String> expectedImpls = new ArrayList<>(List.of("reactor", "threads", "netty-nio", "netty-epoll", "corrupting"));
+        if (VIRTUAL_THREADS) {
+            expectedImpls.add("virtual");
+        }
+        for (String impl : expectedImpls) {
+            // throughput 2, latency 2, connections 2, churn 2
+            assertEquals(8, rows.stream().filter(r -> r.get("impl").equals(impl)).count(), impl + " rows");
+        }
+        for (Map<String, String> row : rows) {
+            String what = row.get("impl") + " " + row.get("scenario") + " " + row.get("connections");
+            assertTrue(Double.parseDouble(row.get("msgs_per_sec")) > 0, what + ": no messages");
+            assertTrue(Long.parseLong(row.get("server_rss_bytes")) > 0, what + ": no RSS");
+            assertTrue(Integer.parseInt(row.get("server_threads")) > 0, what + ": no thread count");
+            long errors = Long.parseLong(row.get("errors"));
+            if (row.get("impl").equals("corrupting")) {
+                assertTrue(errors > 0, what + ": the corrupting server was not caught");
+            } else {
+                assertEquals(0, errors, what + ": errors");
+            }
+        }
+        assertTrue(rows.stream().filter(r -> r.get("scenario").equals("connections"))
+                .allMatch(r -> !r.get("rss_per_connection_bytes").isEmpty()), "RSS per connection");
+
+        String json = Files.readString(out.resolve("results.json"));
+        boolean virtualReportedUnavailable = Pattern.compile("\"unavailable\": \\{[^}]*\"virtual\"", Pattern.DOTALL)
+                .matcher(json).find();
+        assertEquals(!VIRTUAL_THREADS, virtualReportedUnavailable, "virtual availability on JDK " + Runtime.version());
+        assertTrue(json.contains("\"kernel\"") && json.contains("\"server_jdk\"") && json.contains("\"pinned\": false"));
+
+        String report = Files.readString(out.resolve("report.md"));
+        for (String section : List.of("## throughput", "## latency", "## connections", "## churn", "× reactor")) {
+            assertTrue(report.contains(section), "report lacks " + section);
+        }
+        assertFalse(report.contains("| virtual |") && !VIRTUAL_THREADS);
+    }
+
+    private static List<Map<String, String>> readCsv(Path csv) throws Exception {
+        List<String> lines = Files.readAllLines(csv);
+        String[] header = lines.get(0).split(",", -1);
+        List<Map<String, String>> rows = new ArrayList<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] cells = line.split(",", -1);
+            Map<String, String> row = new HashMap<>();
+            for (int i = 0; i < header.length; i++) {
+                row.put(header[i], cells[i]);
+            }
+            rows.add(row);
+        }
+        return rows;
+    }
+}
