@@ -266,6 +266,12 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             if ((readyOps & OP_READ) != 0 && state == OPEN) {
                 read();
             }
+            // What the handler wrote while reading goes out now, not at the end of the
+            // iteration: the output chunks it filled go straight back to the pool for the
+            // next connection, so a wake-up with thousands of ready connections needs a
+            // handful of chunks instead of one per connection. Still one write per
+            // dispatch, however many write() calls the handler made.
+            flushPending();
         } catch (RuntimeException | Error e) {
             internalFailure(e);
         }
@@ -469,6 +475,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     @Override
     public void flushPending() {
+        if (!flushScheduled) {
+            return; // flushed already, at the end of its own dispatch
+        }
         flushScheduled = false;
         if (!waitingForWritable) {
             try {

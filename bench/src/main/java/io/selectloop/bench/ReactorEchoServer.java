@@ -1,14 +1,17 @@
 package io.selectloop.bench;
 
 import io.selectloop.EventLoop;
+import io.selectloop.EventLoopGroup;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 
 /**
- * selectloop itself: {@link StreamServer} echo on one {@link EventLoop} with default
- * {@link StreamOptions}, exactly the one-liner from the README.
+ * selectloop itself: {@link StreamServer} echo with default {@link StreamOptions},
+ * exactly the one-liner from the README. One {@link EventLoop} by default; with
+ * {@code --loops N}, an {@link EventLoopGroup} of N loops (accepting on one, handing
+ * connections to all of them round-robin).
  */
 public final class ReactorEchoServer implements EchoServerImpl {
 
@@ -19,12 +22,23 @@ public final class ReactorEchoServer implements EchoServerImpl {
 
     @Override
     public RunningServer start(InetSocketAddress address, ServerSettings settings) throws Exception {
-        EventLoop loop = startLoops(settings.loops());
+        int loops = settings.loops();
+        if (loops < 1) {
+            throw new IllegalArgumentException("--loops must be at least 1, was " + loops);
+        }
+        EventLoop single = loops == 1 ? EventLoop.start("reactor-loop") : null;
+        EventLoopGroup group = loops == 1 ? null : EventLoopGroup.start(loops, "reactor-loop");
         StreamServer server;
         try {
-            server = StreamServer.bind(loop, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data));
+            server = single != null
+                    ? StreamServer.bind(single, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data))
+                    : StreamServer.bind(group, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data));
         } catch (Exception e) {
-            loop.close();
+            if (single != null) {
+                single.close();
+            } else {
+                group.close();
+            }
             throw e;
         }
         InetSocketAddress bound = (InetSocketAddress) server.localAddress();
@@ -36,21 +50,9 @@ public final class ReactorEchoServer implements EchoServerImpl {
 
             @Override
             public void close() {
-                loop.shutdownGracefully(Duration.ofSeconds(1)).join();
+                (single != null ? single.shutdownGracefully(Duration.ofSeconds(1))
+                        : group.shutdownGracefully(Duration.ofSeconds(1))).join();
             }
         };
-    }
-
-    /**
-     * The one place that knows how many loops the reactor may run. Core has no
-     * {@code EventLoopGroup} yet; once it does, build a group of {@code loops} here and
-     * bind the server to it.
-     */
-    private static EventLoop startLoops(int loops) {
-        if (loops != 1) {
-            throw new IllegalArgumentException("--loops " + loops + " is not supported yet: selectloop core has no "
-                    + "EventLoopGroup; the reactor runs on exactly one loop (--loops 1)");
-        }
-        return EventLoop.start("reactor-loop");
     }
 }

@@ -30,7 +30,7 @@ final class ServerCommand implements Callable<Integer> {
     int port;
 
     @Option(names = "--loops", defaultValue = "1",
-            description = "Event loops for the reactor (default: ${DEFAULT-VALUE}; more need EventLoopGroup).")
+            description = "Event loops for the reactor: more than 1 runs an EventLoopGroup (default: ${DEFAULT-VALUE}).")
     int loops;
 
     @Override

@@ -1,13 +1,17 @@
 package io.selectloop.bench;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-/** The {@code server} command's refusals, which return before it would start serving. */
+/** The {@code server} command's refusals, which return before it would start serving, and the reactor's loop group. */
 class ServerCommandTest {
 
     @Test
@@ -32,8 +36,26 @@ class ServerCommandTest {
     }
 
     @Test
-    void theReactorRefusesMoreThanOneLoopUntilLoopGroupsExist() {
-        assertEquals(2, Bench.run("server", "--impl", "reactor", "--loops", "2", "--port", "0"));
+    void theReactorRefusesFewerThanOneLoop() {
+        assertEquals(2, Bench.run("server", "--impl", "reactor", "--loops", "0", "--port", "0"));
+    }
+
+    /** With --loops 2 the reactor runs a loop group: connections on both loops echo. */
+    @Test
+    void theReactorServesOnALoopGroup() throws Exception {
+        EchoServerImpl.RunningServer server = new ReactorEchoServer()
+                .start(new InetSocketAddress("127.0.0.1", 0), new EchoServerImpl.ServerSettings(2));
+        try {
+            for (int i = 0; i < 4; i++) { // round-robin: two on each loop
+                try (Socket socket = new Socket(server.localAddress().getAddress(), server.localAddress().getPort())) {
+                    byte[] message = ("connection " + i).getBytes(StandardCharsets.US_ASCII);
+                    socket.getOutputStream().write(message);
+                    assertArrayEquals(message, socket.getInputStream().readNBytes(message.length));
+                }
+            }
+        } finally {
+            server.close();
+        }
     }
 
     @Test
