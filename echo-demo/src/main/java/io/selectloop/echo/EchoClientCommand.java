@@ -4,7 +4,12 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.PortUnreachableException;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -34,9 +39,32 @@ final class EchoClientCommand implements Callable<Integer> {
                     + "line as a frame of a 4-byte big-endian length and the line's bytes (default: ${DEFAULT-VALUE}).")
     EchoServerCommand.FramingMode framing;
 
+    @Option(names = "--udp", description = "Send each line as one UDP datagram to --host:--port (the server's --udp-port) instead.")
+    boolean udp;
+
+    @Option(names = "--udp-timeout", defaultValue = "2", paramLabel = "SECONDS",
+            description = "With --udp: how long to wait for each reply before sending the datagram again (default: ${DEFAULT-VALUE}).")
+    double udpTimeoutSeconds;
+
+    /** UDP may lose a datagram or its reply: send again this many times before giving up. */
+    private static final int UDP_ATTEMPTS = 3;
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            return talk();
+        } catch (IOException e) {
+            // The server is not there or went away: a user error, not a crash.
+            System.err.println("echo-demo client: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private int talk() throws IOException {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        if (udp) {
+            return udpEcho(out);
+        }
         try (SocketChannel channel = connect();
              BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
             String line;
@@ -69,13 +97,64 @@ final class EchoClientCommand implements Callable<Integer> {
         return 0;
     }
 
+    private int udpEcho(PrintStream out) throws IOException {
+        try (DatagramSocket socket = new DatagramSocket(0, InetAddress.getByName(host));
+             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+            socket.connect(new InetSocketAddress(host, port));
+            socket.setSoTimeout((int) Math.max(1, udpTimeoutSeconds * 1000));
+            byte[] buffer = new byte[65536];
+            String line;
+            while ((line = in.readLine()) != null) {
+                byte[] request = line.getBytes(StandardCharsets.UTF_8);
+                String reply = null;
+                for (int attempt = 0; attempt < UDP_ATTEMPTS && reply == null; attempt++) {
+                    socket.send(new DatagramPacket(request, request.length));
+                    reply = receiveEcho(socket, buffer, request);
+                }
+                if (reply == null) {
+                    System.err.println("echo-demo client: no reply to a datagram after " + UDP_ATTEMPTS + " attempts");
+                    return 1;
+                }
+                out.println(reply);
+            }
+        }
+        return 0;
+    }
+
+    /** The reply to {@code request}, skipping late replies to earlier lines; null on timeout. */
+    private static String receiveEcho(DatagramSocket socket, byte[] buffer, byte[] request) throws IOException {
+        for (;;) {
+            DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+            try {
+                socket.receive(packet);
+            } catch (SocketTimeoutException e) {
+                return null;
+            } catch (PortUnreachableException e) {
+                throw new IOException("nothing listens on udp://" + socket.getInetAddress().getHostAddress() + ":"
+                        + socket.getPort(), e);
+            }
+            if (Arrays.equals(buffer, 0, packet.getLength(), request, 0, request.length)) {
+                return new String(buffer, 0, packet.getLength(), StandardCharsets.UTF_8);
+            }
+        }
+    }
+
     private SocketChannel connect() throws IOException {
         if (unixPath != null) {
             SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-            ch.connect(UnixDomainSocketAddress.of(unixPath));
+            try {
+                ch.connect(UnixDomainSocketAddress.of(unixPath));
+            } catch (IOException e) {
+                ch.close();
+                throw new IOException("cannot connect to unix://" + unixPath.toAbsolutePath() + ": " + e.getMessage(), e);
+            }
             return ch;
         }
-        return SocketChannel.open(new InetSocketAddress(host, port));
+        try {
+            return SocketChannel.open(new InetSocketAddress(host, port));
+        } catch (IOException e) {
+            throw new IOException("cannot connect to tcp://" + host + ":" + port + ": " + e.getMessage(), e);
+        }
     }
 
     /** Exactly {@code length} bytes, flipped for reading; null if the server closed first. */

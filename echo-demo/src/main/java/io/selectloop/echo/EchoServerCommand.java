@@ -1,7 +1,7 @@
 package io.selectloop.echo;
 
-import io.selectloop.Connection;
-import io.selectloop.EventLoop;
+import io.selectloop.DatagramEndpoint;
+import io.selectloop.EventLoopGroup;
 import io.selectloop.Framing;
 import io.selectloop.Handler;
 import io.selectloop.StreamOptions;
@@ -9,7 +9,6 @@ import io.selectloop.StreamServer;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,6 +35,14 @@ final class EchoServerCommand implements Callable<Integer> {
     @Option(names = "--unix", paramLabel = "PATH", description = "Also listen on this Unix domain socket path.")
     Path unixPath;
 
+    @Option(names = "--udp-port", paramLabel = "P",
+            description = "Also echo UDP datagrams on this port of --host; 0 picks a free one (default: no UDP).")
+    Integer udpPort;
+
+    @Option(names = "--loops", defaultValue = "1", paramLabel = "N",
+            description = "Event loops, each on its own thread; connections are spread over them round-robin (default: ${DEFAULT-VALUE}).")
+    int loops;
+
     @Option(names = "--framing", defaultValue = "raw", paramLabel = "raw|line|length",
             description = "raw: echo every byte; line: echo each \\n-terminated line; length: echo each frame of a "
                     + "4-byte big-endian length and its payload (default: ${DEFAULT-VALUE}).")
@@ -60,6 +67,7 @@ final class EchoServerCommand implements Callable<Integer> {
     final LongAdder connections = new LongAdder();
     final LongAdder bytes = new LongAdder();
     final LongAdder frames = new LongAdder();
+    final LongAdder datagrams = new LongAdder();
 
     @Override
     public Integer call() throws Exception {
@@ -72,20 +80,34 @@ final class EchoServerCommand implements Callable<Integer> {
             System.err.println("echo-demo: " + e.getMessage());
             return 2;
         }
-        EventLoop loop = EventLoop.start("echo-loop");
-        List<StreamServer> servers = new ArrayList<>();
+        if (loops < 1) {
+            System.err.println("echo-demo: --loops must be at least 1");
+            return 2;
+        }
+        EventLoopGroup group = EventLoopGroup.start(loops, "echo-loop");
+        List<String> endpoints = new ArrayList<>();
         try {
-            servers.add(StreamServer.bind(loop, new InetSocketAddress(host, port), options, () -> newHandler(framer)));
+            endpoints.add(uri(StreamServer.bind(group, new InetSocketAddress(host, port), options, () -> newHandler(framer))
+                    .localAddress()));
             if (unixPath != null) {
-                servers.add(StreamServer.bind(loop, UnixDomainSocketAddress.of(unixPath), options, () -> newHandler(framer)));
+                endpoints.add(uri(StreamServer.bind(group, UnixDomainSocketAddress.of(unixPath), options, () -> newHandler(framer))
+                        .localAddress()));
+            }
+            if (udpPort != null) {
+                DatagramEndpoint udp = DatagramEndpoint.bind(group.next(), new InetSocketAddress(host, udpPort),
+                        (endpoint, sender, data) -> {
+                            datagrams.increment();
+                            endpoint.send(data, sender);
+                        });
+                endpoints.add("udp://" + hostAndPort((InetSocketAddress) udp.localAddress()));
             }
         } catch (Exception e) {
-            loop.close();
+            group.close();
             System.err.println("echo-demo: cannot listen: " + e);
             return 1;
         }
-        for (StreamServer server : servers) {
-            System.out.println("listening on " + uri(server.localAddress()));
+        for (String endpoint : endpoints) {
+            System.out.println("listening on " + endpoint);
         }
         System.out.flush();
 
@@ -94,12 +116,15 @@ final class EchoServerCommand implements Callable<Integer> {
         stop.await();
 
         log.info("shutting down (up to {} s for pending output)", shutdownTimeoutSeconds);
-        loop.shutdownGracefully(Duration.ofSeconds(shutdownTimeoutSeconds)).join();
+        group.shutdownGracefully(Duration.ofSeconds(shutdownTimeoutSeconds)).join();
         if (framer == null) {
             log.info("served {} connections, echoed {} bytes", connections.sum(), bytes.sum());
         } else {
             log.info("served {} connections, echoed {} {} frames ({} bytes of payload)",
                     connections.sum(), frames.sum(), framing, bytes.sum());
+        }
+        if (udpPort != null) {
+            log.info("echoed {} UDP datagrams", datagrams.sum());
         }
         return 0;
     }
@@ -148,17 +173,21 @@ final class EchoServerCommand implements Callable<Integer> {
 
     static String uri(SocketAddress address) {
         if (address instanceof InetSocketAddress) {
-            InetSocketAddress inet = (InetSocketAddress) address;
-            String h = inet.getAddress().getHostAddress();
-            if (h.indexOf(':') >= 0) {
-                int scope = h.indexOf('%');
-                h = "[" + (scope >= 0 ? h.substring(0, scope) : h) + "]";
-            }
-            return "tcp://" + h + ":" + inet.getPort();
+            return "tcp://" + hostAndPort((InetSocketAddress) address);
         }
         if (address instanceof UnixDomainSocketAddress) {
             return "unix://" + ((UnixDomainSocketAddress) address).getPath().toAbsolutePath();
         }
         return String.valueOf(address);
+    }
+
+    /** {@code 127.0.0.1:7007}, or {@code [::1]:7007} for IPv6. */
+    static String hostAndPort(InetSocketAddress inet) {
+        String h = inet.getAddress().getHostAddress();
+        if (h.indexOf(':') >= 0) {
+            int scope = h.indexOf('%');
+            h = "[" + (scope >= 0 ? h.substring(0, scope) : h) + "]";
+        }
+        return h + ":" + inet.getPort();
     }
 }

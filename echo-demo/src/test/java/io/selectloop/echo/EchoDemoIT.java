@@ -11,6 +11,9 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.StandardProtocolFamily;
@@ -242,6 +245,75 @@ class EchoDemoIT {
             server.awaitOutputDrained();
             assertEquals(1, server.countStderr("echoed 3 length frames"), "stderr: " + server.stderr);
         }
+    }
+
+    /** UDP echo beside TCP on a group of two loops, and the client's --udp mode. */
+    @Test
+    void echoesUdpDatagramsBesideTcpOnTwoLoops() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--udp-port", "0", "--loops", "2")) {
+            URI tcp = demo.awaitListening();
+            URI udp = demo.awaitListening();
+            assertEquals("tcp", tcp.getScheme());
+            assertEquals("udp", udp.getScheme());
+            assertEquals("127.0.0.1", udp.getHost());
+
+            for (int i = 0; i < 4; i++) { // spread over both loops
+                try (Socket socket = new Socket(tcp.getHost(), tcp.getPort())) {
+                    assertEquals("tcp " + i, echoLine(socket, "tcp " + i));
+                }
+            }
+            try (DatagramSocket socket = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+                socket.connect(new InetSocketAddress(udp.getHost(), udp.getPort()));
+                socket.setSoTimeout(2000);
+                byte[] payload = new byte[1400];
+                for (int i = 0; i < payload.length; i++) {
+                    payload[i] = (byte) (i * 7);
+                }
+                byte[] reply = null;
+                for (int attempt = 0; attempt < 5 && reply == null; attempt++) { // UDP: a datagram may be lost
+                    socket.send(new DatagramPacket(payload, payload.length));
+                    DatagramPacket packet = new DatagramPacket(new byte[2048], 2048);
+                    try {
+                        socket.receive(packet);
+                        reply = java.util.Arrays.copyOf(packet.getData(), packet.getLength());
+                    } catch (java.net.SocketTimeoutException lost) {
+                        // send it again
+                    }
+                }
+                assertTrue(java.util.Arrays.equals(payload, reply), "the datagram comes back whole");
+            }
+
+            Process client = new ProcessBuilder(DemoProcess.java(), "-jar", DemoProcess.jar().toString(),
+                    "client", "--udp", "--port", String.valueOf(udp.getPort())).start();
+            try (OutputStream stdin = client.getOutputStream()) {
+                stdin.write("over udp\nand again\n".getBytes(StandardCharsets.UTF_8));
+            }
+            String printed = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(client.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, client.exitValue());
+            assertEquals(List.of("over udp", "and again"), printed.lines().toList());
+
+            assertEquals(0, demo.terminate());
+            demo.awaitOutputDrained();
+            assertEquals(1, demo.countStderr("served 4 connections"), "stderr: " + demo.stderr);
+            assertTrue(demo.stderr.stream().anyMatch(l -> l.matches(".*echoed [3-9]\\d* UDP datagrams.*")), "stderr: " + demo.stderr);
+        }
+    }
+
+    @Test
+    void theClientReportsAServerThatIsNotThereInOneLine() throws Exception {
+        int freePort;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            freePort = probe.getLocalPort();
+        }
+        Process client = new ProcessBuilder(DemoProcess.java(), "-jar", DemoProcess.jar().toString(),
+                "client", "--port", String.valueOf(freePort)).start();
+        client.getOutputStream().close();
+        String err = new String(client.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(client.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, client.exitValue());
+        assertEquals(1, err.lines().count(), err);
+        assertTrue(err.contains("cannot connect to tcp://127.0.0.1:" + freePort), err);
     }
 
     @Test
