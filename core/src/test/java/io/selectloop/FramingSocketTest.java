@@ -55,15 +55,7 @@ class FramingSocketTest {
     }
 
     private <T> T onLoop(Callable<T> action) throws Exception {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        loop.execute(() -> {
-            try {
-                result.complete(action.call());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-            }
-        });
-        return result.get(10, TimeUnit.SECONDS);
+        return TestSupport.onLoop(loop, action);
     }
 
     /** Echoes each frame with {@code framing.write} and records opens and closes in {@link #events}. */

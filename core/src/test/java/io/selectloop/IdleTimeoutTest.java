@@ -275,14 +275,6 @@ class IdleTimeoutTest {
     }
 
     private <T> T onLoop(java.util.concurrent.Callable<T> action) throws Exception {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        loop.execute(() -> {
-            try {
-                result.complete(action.call());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-            }
-        });
-        return result.get(10, TimeUnit.SECONDS);
+        return TestSupport.onLoop(loop, action);
     }
 }
