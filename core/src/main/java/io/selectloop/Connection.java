@@ -9,8 +9,10 @@ import java.nio.channels.FileChannel;
  *
  * <p>Threading: the methods marked "any thread" may be called from anywhere; off the
  * loop they copy what they need and hop onto the loop with {@link EventLoop#execute},
- * so calls from one thread take effect in the order they were made. The rest are
- * loop thread only and throw {@link IllegalStateException} elsewhere.
+ * so calls from one thread take effect in the order they were made. Like
+ * {@code execute}, they throw {@link java.util.concurrent.RejectedExecutionException}
+ * if millions of tasks are already waiting for the loop (a producer far outrunning it);
+ * once the loop has terminated they do nothing, as the connection is closed.
  *
  * <p>Writes have copy semantics: the caller may reuse its buffer as soon as
  * {@code write} returns. Output is buffered and flushed once at the end of the loop
@@ -29,6 +31,27 @@ public interface Connection {
      * closed with a {@link WriteLimitExceededException} instead.
      */
     void write(ByteBuffer src);
+
+    /**
+     * Queues all remaining bytes of every buffer, in order, as one unit (asyncio's
+     * {@code writelines}): nothing written by another thread, and no callback such as
+     * {@link Handler#onWritabilityChanged}, can come between them. For a header and its
+     * payload without copying them together first. Any thread.
+     */
+    default void writeAll(ByteBuffer... srcs) {
+        long total = 0;
+        for (ByteBuffer b : srcs) {
+            total += b.remaining();
+        }
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("writeAll of " + total + " bytes: write them in parts");
+        }
+        ByteBuffer joined = ByteBuffer.allocate((int) total);
+        for (ByteBuffer b : srcs) {
+            joined.put(b);
+        }
+        write(joined.flip());
+    }
 
     /** Queues a copy of {@code src}. Any thread. */
     default void write(byte[] src) {
@@ -53,7 +76,12 @@ public interface Connection {
     /** Writes pending output now instead of at the end of the iteration. Any thread. */
     void flush();
 
-    /** False while pending output is above the high watermark (until it falls below the low one). Any thread. */
+    /**
+     * False while pending output is above the high watermark, until it falls below the
+     * low one (or empties). Bytes written from other threads count as soon as
+     * {@code write} returns, so a producer thread that writes only while this is true
+     * stays near the high watermark even when the loop is busy. Any thread.
+     */
     boolean isWritable();
 
     /** Bytes queued and not yet written to the socket. Any thread. */

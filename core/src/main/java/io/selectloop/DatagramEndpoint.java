@@ -207,11 +207,17 @@ public final class DatagramEndpoint implements AutoCloseable {
      *     {@link #droppedSendCount()}), the endpoint is closed, or (on the loop thread) the
      *     socket refused it at once (counted in {@link #sendErrorCount()}, reported to
      *     {@link DatagramHandler#onError}). True means sent or queued, not delivered.
-     * @throws IllegalArgumentException if the endpoint is connected to another address
+     * @throws IllegalArgumentException if the endpoint is connected to another address,
+     *     or {@code target} is not a resolved {@link InetSocketAddress}
      */
     public boolean send(ByteBuffer data, SocketAddress target) {
         Objects.requireNonNull(data, "data");
         Objects.requireNonNull(target, "target");
+        if (!(target instanceof InetSocketAddress) || ((InetSocketAddress) target).isUnresolved()) {
+            // A local bug, so the caller hears about it here, not some loop task later.
+            throw new IllegalArgumentException("cannot send a datagram to " + target
+                    + ": a resolved InetSocketAddress is needed (name lookups block: resolve off the loop)");
+        }
         SocketAddress peer = remoteAddress.get();
         if (peer != null && !peer.equals(target)) {
             throw new IllegalArgumentException("endpoint " + localAddress + " is connected to " + peer
@@ -346,6 +352,14 @@ public final class DatagramEndpoint implements AutoCloseable {
             sendErrors++;
             reportError("send to " + target, e);
             return -1;
+        } catch (RuntimeException e) {
+            // The JDK's unchecked refusals (a target of the wrong family; a datagram queued
+            // for one peer before connect() fixed another): that datagram fails, the
+            // endpoint goes on.
+            data.position(data.limit());
+            sendErrors++;
+            reportError("send to " + target, new IOException(e.toString(), e));
+            return -1;
         }
     }
 
@@ -363,11 +377,18 @@ public final class DatagramEndpoint implements AutoCloseable {
     private final class Io implements IoHandler, LoopResource {
         @Override
         public void ready(Registration r, int readyOps) {
-            if ((readyOps & OP_WRITE) != 0) {
-                flushWaiting();
-            }
-            if ((readyOps & OP_READ) != 0 && state == OPEN) {
-                receive();
+            try {
+                if ((readyOps & OP_WRITE) != 0) {
+                    flushWaiting();
+                }
+                if ((readyOps & OP_READ) != 0 && state == OPEN) {
+                    receive();
+                }
+            } catch (RuntimeException | Error e) {
+                // Not the peer, not the handler (both are caught where they happen): close
+                // through doClose, so onClose runs and isOpen() and closeFuture stay true.
+                log.error("{}: unexpected failure; closing the endpoint", DatagramEndpoint.this, e);
+                doClose(e);
             }
         }
 

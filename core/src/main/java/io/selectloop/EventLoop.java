@@ -54,6 +54,10 @@ import org.slf4j.LoggerFactory;
 public final class EventLoop implements Executor, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventLoop.class);
 
+    /** The loop whose iteration the current thread is running, if any: see {@link #close()}. */
+    private static final ThreadLocal<EventLoop> RUNNING = new ThreadLocal<>();
+    private static final LogLimiter interruptLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
+
     /** The loop's clock starts here so deadlines are small positive numbers and -1 can mean "awake". */
     private static final long ORIGIN = System.nanoTime();
     private static final long AWAKE = -1L;
@@ -79,6 +83,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final CompletableFuture<Void> terminationFuture = new CompletableFuture<>();
 
     private Selector selector;
+    /** Set when the thread's interrupt flag was found (and cleared) during an iteration. Loop thread only. */
+    private boolean interruptedDuringIteration;
     private final Consumer<SelectionKey> dispatcher = this::dispatch;
 
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
@@ -187,7 +193,11 @@ public final class EventLoop implements Executor, AutoCloseable {
         return state.get() != OPEN;
     }
 
-    /** True once the loop has stopped and released its selector. Any thread. */
+    /**
+     * True once the loop has begun terminating: from then on it takes no new work
+     * ({@code execute} and {@code schedule} throw). Closing what is left happens right
+     * after; {@link #terminationFuture()} completes when it is all done. Any thread.
+     */
     public boolean isTerminated() {
         return state.get() == TERMINATED;
     }
@@ -239,6 +249,11 @@ public final class EventLoop implements Executor, AutoCloseable {
             return state.get() != TERMINATED;
         } finally {
             running.set(false);
+            if (interruptedDuringIteration) {
+                // The thread is the application's: give its interrupt back.
+                interruptedDuringIteration = false;
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -265,6 +280,8 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** One pass of the loop. {@code maxWaitNanos < 0} waits as long as the timers allow. */
     private void iterate(long maxWaitNanos) {
+        EventLoop outer = RUNNING.get();
+        RUNNING.set(this);
         try {
             iterations++;
             moveIncomingTimers();
@@ -282,6 +299,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         } catch (Throwable t) {
             // Only a bug in the loop itself gets here: user callbacks are guarded one by one.
             log.error("event loop {}: unexpected error, continuing", name, t);
+        } finally {
+            RUNNING.set(outer);
         }
     }
 
@@ -310,6 +329,15 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
         } catch (IOException e) {
             rebuildSelector(e);
+        }
+        if (Thread.interrupted()) {
+            // An interrupt flag left set (a task that caught InterruptedException and
+            // restored it, say) makes every select return at once: the loop would spin at
+            // full CPU for good. Clear it, as Netty does; runOnce hands it back to the
+            // application's thread when the iteration ends.
+            interruptedDuringIteration = true;
+            interruptLog.log("event loop {}: its thread was interrupted; the loop clears the flag and goes on "
+                    + "(shut a loop down with shutdownGracefully or close)", name);
         }
     }
 
@@ -540,6 +568,11 @@ public final class EventLoop implements Executor, AutoCloseable {
             timers.add(timer);
         } else {
             incomingTimers.offer(timer);
+            if (state.get() == TERMINATED && incomingTimers.remove(timer)) {
+                // Terminated between the check above and the offer: nobody will run it.
+                timer.cancel();
+                throw new RejectedExecutionException("event loop " + name + " has terminated");
+            }
             wakeUpIfEarlier(deadline);
         }
         return timer;
@@ -658,7 +691,13 @@ public final class EventLoop implements Executor, AutoCloseable {
      * @return completes when the loop has terminated
      */
     public CompletableFuture<Void> shutdownGracefully(Duration timeout) {
-        long deadline = nanoTime() + Math.max(0, Math.min(timeout.toNanos(), NO_DEADLINE / 4));
+        long timeoutNanos;
+        try {
+            timeoutNanos = timeout.toNanos();
+        } catch (ArithmeticException tooLong) {
+            timeoutNanos = timeout.isNegative() ? 0 : NO_DEADLINE / 4; // centuries: as good as forever
+        }
+        long deadline = nanoTime() + Math.max(0, Math.min(timeoutNanos, NO_DEADLINE / 4));
         shutdownDeadline.accumulateAndGet(deadline, Math::min);
         state.compareAndSet(OPEN, SHUTTING_DOWN);
         if (state.get() == SHUTTING_DOWN && !inEventLoop()) {
@@ -675,9 +714,11 @@ public final class EventLoop implements Executor, AutoCloseable {
     /**
      * Closes the loop now: every connection is closed (pending output dropped), every
      * channel still registered is closed, and the selector is released. Any thread. From
-     * another thread it waits for the loop to terminate; on the loop thread it returns at
-     * once and the loop terminates at the end of the current iteration. A loop from
-     * {@link #open()} that nobody is running is closed on the calling thread.
+     * a thread that is not running any event loop it waits for the loop to terminate; on
+     * a loop thread (this loop's or another's) it returns at once, and the loop
+     * terminates at the end of its current iteration ({@link #terminationFuture()} says
+     * when). A loop from {@link #open()} that nobody is running is closed on the calling
+     * thread.
      */
     @Override
     public void close() {
@@ -702,7 +743,9 @@ public final class EventLoop implements Executor, AutoCloseable {
             return;
         }
         shutdownGracefully(Duration.ZERO);
-        if (!inEventLoop()) {
+        // Not from a loop thread, this one's or another's: two loops closing each other
+        // (say, both closing their group) would each wait for the other forever.
+        if (RUNNING.get() == null) {
             terminationFuture.join();
         }
     }
@@ -761,7 +804,10 @@ public final class EventLoop implements Executor, AutoCloseable {
         for (TimerHandle t : timers.drain()) {
             t.cancel();
         }
-        incomingTimers.clear();
+        TimerHandle incoming;
+        while ((incoming = incomingTimers.poll()) != null) {
+            incoming.cancel();
+        }
         cancelledTimers.clear();
         // Tasks submitted before termination still run (they may be the writes and
         // closes that other threads handed over); after it, execute() refuses.

@@ -124,9 +124,10 @@ public final class EventLoopGroup implements AutoCloseable, Iterable<EventLoop> 
 
     /**
      * Closes every loop now (pending output dropped, every channel closed). From a
-     * thread outside the group it waits until all loops have terminated; from one of
-     * the group's own loops it waits for the others and lets its own loop finish at
-     * the end of the current iteration, as {@link EventLoop#close()} does.
+     * thread that runs no event loop it waits until all loops have terminated; from a
+     * loop thread (this group's or any other) it returns at once and the loops finish on
+     * their own, as {@link EventLoop#close()} does: waiting there could deadlock two
+     * loops closing each other. {@link #terminationFuture()} says when all are done.
      */
     @Override
     public void close() {

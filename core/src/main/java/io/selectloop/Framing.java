@@ -127,23 +127,19 @@ public abstract sealed class Framing permits DelimitedFraming, LengthPrefixedFra
     public final void write(Connection c, ByteBuffer payload) {
         Objects.requireNonNull(c, "connection");
         checkPayload(payload);
-        if (c.loop().inEventLoop()) {
-            // On the loop nothing can run between these writes, and each copies at once,
-            // so the payload is copied once instead of twice.
-            int length = payload.remaining();
-            ByteBuffer prefix = prefix(length);
-            if (prefix != null) {
-                c.write(prefix);
-            }
-            c.write(payload);
-            ByteBuffer suffix = suffix(length);
-            if (suffix != null) {
-                c.write(suffix);
-            }
+        int length = payload.remaining();
+        ByteBuffer prefix = prefix(length);
+        ByteBuffer suffix = suffix(length);
+        // One unit: no other thread's frame and no callback (a writability change) can
+        // land between header, payload and delimiter; and the payload is copied once.
+        if (prefix != null && suffix != null) {
+            c.writeAll(prefix, payload, suffix);
+        } else if (prefix != null) {
+            c.writeAll(prefix, payload);
+        } else if (suffix != null) {
+            c.writeAll(payload, suffix);
         } else {
-            // Off the loop each write hops over separately, and another thread's frame
-            // could land between them: one buffer keeps the frame whole.
-            c.write(encodeChecked(payload));
+            c.write(payload);
         }
     }
 

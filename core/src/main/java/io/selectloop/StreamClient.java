@@ -67,6 +67,8 @@ public final class StreamClient {
     /**
      * Connects to {@code address} from {@code loop}. Any thread; the attempt itself starts
      * on the loop thread, never inside this call, so no callback runs before it returns.
+     * The future completes on the loop thread, so never wait for it there ({@code join()}
+     * on the loop thread would wait for itself): chain a stage instead.
      *
      * @param address an {@link InetSocketAddress} (IPv4 or IPv6, already resolved: name
      *     lookups block, so resolve off the loop) or a {@link UnixDomainSocketAddress}

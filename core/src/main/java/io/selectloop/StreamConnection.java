@@ -189,8 +189,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     }
 
     private long readIdleDeadline() {
-        // Once the peer has shut its output, no read can ever come: not idleness.
-        return inputClosed ? Long.MAX_VALUE : idleDeadline(options.readIdleNanos(), lastReadNanos, readIdleFiredNanos);
+        // Once the peer has shut its output, or this side is closing (reading is off for
+        // good), no read can ever come: not idleness.
+        return inputClosed || state != OPEN ? Long.MAX_VALUE : idleDeadline(options.readIdleNanos(), lastReadNanos, readIdleFiredNanos);
     }
 
     private long writeIdleDeadline() {
@@ -353,10 +354,54 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         if (length == 0) {
             return;
         }
-        byte[] copy = new byte[length];
-        src.get(copy);
-        if (!open) {
+        if (admitForeignWrite(length)) {
+            byte[] copy = new byte[length];
+            src.get(copy);
+            handOver(ByteBuffer.wrap(copy));
+        } else {
+            src.position(src.limit());
+        }
+    }
+
+    @Override
+    public void writeAll(ByteBuffer... srcs) {
+        if (loop.inEventLoop()) {
+            writeAllOnLoop(srcs);
             return;
+        }
+        long total = 0;
+        for (ByteBuffer b : srcs) {
+            total += b.remaining();
+        }
+        if (total == 0) {
+            return;
+        }
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("writeAll of " + total + " bytes: write them in parts");
+        }
+        int length = (int) total;
+        if (admitForeignWrite(length)) {
+            // One copy, one hop: nothing another thread writes can land in between.
+            ByteBuffer copy = ByteBuffer.allocate(length);
+            for (ByteBuffer b : srcs) {
+                copy.put(b);
+            }
+            handOver(copy.flip());
+        } else {
+            for (ByteBuffer b : srcs) {
+                b.position(b.limit());
+            }
+        }
+    }
+
+    /**
+     * Checks a write from another thread before anything is copied: dropped if the
+     * connection is gone, and failing the connection if it would take buffered output
+     * past the cap. On success the bytes count as in transit until the loop queues them.
+     */
+    private boolean admitForeignWrite(int length) {
+        if (!open) {
+            return false;
         }
         long transit = IN_TRANSIT.addAndGet(this, length);
         // Buffered bytes only, as on the loop: file regions hold no memory, so a large
@@ -367,12 +412,17 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             IN_TRANSIT.addAndGet(this, -length);
             long attempted = bufferedBytes + transit;
             hop(() -> fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted)));
-            return;
+            return false;
         }
+        return true;
+    }
+
+    private void handOver(ByteBuffer copy) {
+        int length = copy.remaining();
         try {
             loop.execute(() -> {
                 IN_TRANSIT.addAndGet(this, -length);
-                writeOnLoop(ByteBuffer.wrap(copy));
+                writeOnLoop(copy);
             });
         } catch (RejectedExecutionException e) {
             IN_TRANSIT.addAndGet(this, -length);
@@ -383,39 +433,61 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     }
 
     private void writeOnLoop(ByteBuffer src) {
-        int length = src.remaining();
+        // A fresh one-element array, not a shared scratch one: a callback run from inside
+        // (onWritabilityChanged, onClose) may write again before this call returns.
+        writeAllOnLoop(new ByteBuffer[] {src});
+    }
+
+    /**
+     * Queues every buffer as one unit: the direct-write shortcut, the cap check and the
+     * watermark check see the total, so no callback (onWritabilityChanged) can run
+     * between the parts.
+     */
+    private void writeAllOnLoop(ByteBuffer[] srcs) {
+        long length = 0;
+        for (ByteBuffer b : srcs) {
+            length += b.remaining();
+        }
         if (length == 0) {
             return;
         }
         if (state != OPEN || outputShutdownRequested) {
-            src.position(src.limit());
+            for (ByteBuffer b : srcs) {
+                b.position(b.limit());
+            }
             return;
         }
         if (length >= DIRECT_WRITE_THRESHOLD && bufferedBytes == 0 && pendingBytes == 0 && !waitingForWritable) {
             try {
                 socketWrites++;
-                int written = channel.write(src);
+                long written = srcs.length == 1 ? channel.write(srcs[0]) : channel.write(srcs);
                 bytesWritten += written;
                 if (written > 0 && idleTracking) {
                     lastWriteNanos = System.nanoTime();
                 }
+                length -= written;
             } catch (IOException e) {
-                src.position(src.limit());
+                for (ByteBuffer b : srcs) {
+                    b.position(b.limit());
+                }
                 ioFailed(e);
                 return;
             }
-            length = src.remaining();
             if (length == 0) {
                 return;
             }
         }
         if (bufferedBytes + length > options.maxPendingWriteBytes()) {
             long attempted = bufferedBytes + length;
-            src.position(src.limit());
+            for (ByteBuffer b : srcs) {
+                b.position(b.limit());
+            }
             fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted));
             return;
         }
-        append(src);
+        for (ByteBuffer b : srcs) {
+            append(b);
+        }
         bufferedBytes += length;
         pendingBytes += length;
         afterEnqueue();
@@ -509,7 +581,8 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             waitingForWritable = !drained;
             updateInterest();
         }
-        if (!writable && pendingBytes < options.lowWatermark()) {
+        // "Empty" counts as below the low watermark, so watermarks(0, high) works too.
+        if (!writable && (pendingBytes < options.lowWatermark() || pendingBytes == 0)) {
             writable = true;
             if (readingPausedByBackPressure) {
                 readingPausedByBackPressure = false;
@@ -517,7 +590,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             }
             fireWritabilityChanged(true);
         }
-        if (drained && state != CLOSED) {
+        // Asked again, not taken from above: onWritabilityChanged(true) may just have
+        // written more (and then closed), and those bytes must go out first.
+        if (state != CLOSED && (outbound == null || outbound.isEmpty())) {
             outputDrained();
         }
     }
@@ -618,7 +693,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     @Override
     public boolean isWritable() {
-        return writable;
+        // Bytes written from other threads count before they reach the loop, so a
+        // producer thread that honours isWritable() stays near the high watermark
+        // instead of running into maxPendingWriteBytes while the loop is busy.
+        return writable && (inTransit == 0 || pendingBytes + inTransit <= options.highWatermark());
     }
 
     @Override

@@ -50,6 +50,8 @@ public final class StreamServer implements AutoCloseable {
     private final Supplier<? extends Handler> handlers;
     private final SocketAddress localAddress;
     private final Path unixPath;
+    /** Identity of the socket file this server created (null for TCP). */
+    private final Object unixFileKey;
     private final Acceptor acceptor = new Acceptor();
     private final AtomicInteger liveConnections = new AtomicInteger();
     private final AtomicLong acceptedConnections = new AtomicLong();
@@ -57,6 +59,8 @@ public final class StreamServer implements AutoCloseable {
     private Registration registration;
     private volatile boolean closed;
     private boolean backingOff;
+    /** The last accept back-off, doubled while accept keeps failing; 0 after a success. */
+    private long nextBackoffMillis;
     /** At maxConnections: accepting is off until a connection closes. Read by closing connections' loops. */
     private volatile boolean atConnectionLimit;
     private boolean backoffReported;
@@ -72,6 +76,7 @@ public final class StreamServer implements AutoCloseable {
         this.options = options;
         this.handlers = handlers;
         this.unixPath = unixPath;
+        this.unixFileKey = unixPath == null ? null : fileKey(unixPath);
         this.localAddress = channel.getLocalAddress();
     }
 
@@ -162,7 +167,24 @@ public final class StreamServer implements AutoCloseable {
                 && !Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                 && !Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                 && !Files.isSymbolicLink(path)) {
-            Files.delete(path);
+            // Stale only if nobody answers: deleting a live server's socket file would
+            // silently take its address over and make it unreachable.
+            try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                probe.connect(UnixDomainSocketAddress.of(path));
+                throw new java.net.BindException("Address already in use: a server is listening on " + path);
+            } catch (java.net.ConnectException refused) {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+
+    /** The socket file's identity, so that close removes it only if it is still ours. */
+    private static Object fileKey(Path path) {
+        try {
+            return Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
         }
     }
 
@@ -243,7 +265,7 @@ public final class StreamServer implements AutoCloseable {
         } catch (IOException e) {
             log.debug("closing server {} failed", localAddress, e);
         }
-        if (unixPath != null) {
+        if (unixPath != null && unixFileKey != null && unixFileKey.equals(fileKey(unixPath))) {
             try {
                 Files.deleteIfExists(unixPath);
             } catch (IOException e) {
@@ -277,20 +299,16 @@ public final class StreamServer implements AutoCloseable {
                 try {
                     accepted = channel.accept();
                 } catch (IOException e) {
-                    if (isOutOfFileDescriptors(e)) {
+                    if (!closed) {
                         backOff(e);
-                        return;
                     }
-                    if (closed) {
-                        return;
-                    }
-                    log.debug("accept on {} failed: {}", localAddress, e.toString());
-                    continue;
+                    return;
                 }
                 if (accepted == null) {
                     return;
                 }
                 backoffReported = false;
+                nextBackoffMillis = 0;
                 acceptedConnections.incrementAndGet();
                 startConnection(accepted);
             }
@@ -320,22 +338,28 @@ public final class StreamServer implements AutoCloseable {
         if (backingOff) {
             return;
         }
+        // Out of descriptors: a second, the time it takes connections to close. Any other
+        // error that persists (ENOBUFS, ENOMEM, a message in another language) would be
+        // just as much of a spin: start short and double up to that second.
+        long pause = isOutOfFileDescriptors(e) ? ACCEPT_BACKOFF_MILLIS
+                : Math.min(ACCEPT_BACKOFF_MILLIS, Math.max(10, nextBackoffMillis * 2));
+        nextBackoffMillis = pause;
         backingOff = true;
         backoffs++;
         backoffsSinceReport++;
         if (!backoffReported) {
             log.warn("accept on {} failed: {}; pausing accepts for {} ms (further pauses logged at debug until an accept succeeds)",
-                    localAddress, e.getMessage(), ACCEPT_BACKOFF_MILLIS);
+                    localAddress, e.getMessage(), pause);
             backoffReported = true;
             backoffsSinceReport = 0;
         } else {
-            log.debug("accept on {} still out of file descriptors ({} pauses)", localAddress, backoffsSinceReport);
+            log.debug("accept on {} still failing: {} ({} pauses)", localAddress, e.getMessage(), backoffsSinceReport);
         }
         updateAcceptInterest();
         loop.schedule(() -> {
             backingOff = false;
             updateAcceptInterest();
-        }, ACCEPT_BACKOFF_MILLIS, TimeUnit.MILLISECONDS);
+        }, pause, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -350,6 +374,9 @@ public final class StreamServer implements AutoCloseable {
             connectionLimitLog.log("{}: {} connections open, the maxConnections limit; new peers wait in the listen backlog until one closes",
                     this, liveConnections.get());
             updateAcceptInterest();
+            // A connection on another loop of a group may have closed between our count
+            // and the flag: it saw no flag, so it queued no resume. Look once more.
+            resumeBelowConnectionLimit();
         }
     }
 

@@ -495,4 +495,99 @@ class ConnectionTest {
             assertEquals(1L, onLoop(() -> c.socketWrites), "1000 writes in one iteration, one write syscall");
         }
     }
+
+    /**
+     * onWritabilityChanged(true) writes the last piece and closes (a streaming pattern):
+     * the last piece still goes out before the FIN, and the close is orderly.
+     */
+    @Test
+    void aWriteAndCloseInsideTheWritableCallbackAreDeliveredInOrder() throws Exception {
+        StreamOptions options = StreamOptions.builder().watermarks(1024, 4096).build();
+        StreamServer server = serve(options, () -> new TestSupport.RecordingEcho(events) {
+            @Override
+            public void onOpen(Connection c) {
+                super.onOpen(c);
+                c.write(new byte[8192]); // over the high watermark: unwritable until drained
+            }
+
+            @Override
+            public void onWritabilityChanged(Connection c, boolean writable) {
+                if (writable) {
+                    c.write("END".getBytes(StandardCharsets.US_ASCII));
+                    c.close();
+                }
+            }
+        });
+        try (SocketChannel client = connect(server.localAddress())) {
+            byte[] all = readToEnd(client);
+            assertEquals(8192 + 3, all.length);
+            assertEquals("END", new String(all, 8192, 3, StandardCharsets.US_ASCII));
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        assertNull(events.causes.get(events.closed.get(0)));
+    }
+
+    /** A low watermark of 0 means "writable again once empty", not "never". */
+    @Test
+    void aZeroLowWatermarkBecomesWritableOnceEmpty() throws Exception {
+        StreamServer server = serve(StreamOptions.builder().watermarks(0, 16).build(),
+                () -> new TestSupport.RecordingEcho(events));
+        try (SocketChannel client = connect(server.localAddress())) {
+            for (int round = 0; round < 3; round++) {
+                byte[] message = TestSupport.randomBytes(new Random(round), 100); // over high: pauses reading
+                writeFully(client, ByteBuffer.wrap(message));
+                CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return readFully(client, message.length);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                assertArrayEquals(message, echoed.get(60, TimeUnit.SECONDS), "round " + round);
+            }
+        }
+    }
+
+    /**
+     * A producer thread that writes only while isWritable() says so is held near the high
+     * watermark even when the loop is busy and its writes pile up in transit: it never
+     * runs into maxPendingWriteBytes.
+     */
+    @Test
+    void aProducerThreadThatHonoursIsWritableStaysUnderTheCapWhileTheLoopIsBusy() throws Exception {
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(StreamOptions.builder().maxPendingWriteBytes(1 << 20).build(),
+                () -> new TestSupport.RecordingEcho(events) {
+                    @Override
+                    public void onOpen(Connection c) {
+                        super.onOpen(c);
+                        serverSide.complete(c);
+                    }
+                });
+        try (SocketChannel peer = connect(server.localAddress())) { // never reads
+            Connection c = serverSide.get(10, TimeUnit.SECONDS);
+            java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            loop.execute(() -> { // the loop is busy: nothing in transit reaches the queue
+                busy.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertTrue(busy.await(10, TimeUnit.SECONDS));
+            byte[] chunk = new byte[4096];
+            long written = 0;
+            while (c.isWritable() && written < (2 << 20)) {
+                c.write(chunk);
+                written += chunk.length;
+            }
+            release.countDown();
+            assertTrue(written < (1 << 20), "isWritable() stopped the producer after " + written + " bytes");
+            onLoop(() -> null); // the handed-over writes have reached the queue
+            assertTrue(c.isOpen());
+            assertTrue(events.closed.isEmpty(), "closed with " + events.causes);
+        }
+    }
 }

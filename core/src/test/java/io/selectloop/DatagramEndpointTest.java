@@ -269,6 +269,61 @@ class DatagramEndpointTest {
         assertEquals(10, sender.sentCount());
     }
 
+    /** A target that is not a resolved address is the caller's bug: refused at the call, nothing queued. */
+    @Test
+    void sendingToAnUnresolvedTargetFailsAtTheCallAndQueuesNothing() throws Exception {
+        DatagramEndpoint endpoint = DatagramEndpoint.bind(clientLoop, anyLoopbackPort(),
+                DatagramOptions.builder().sendQueueCapacity(4).build(), (e, from, data) -> { });
+        for (int i = 0; i < 8; i++) {
+            assertThrows(IllegalArgumentException.class, () -> endpoint.send(ByteBuffer.wrap(new byte[] {1}),
+                    InetSocketAddress.createUnresolved("no.such.host.invalid", 9)));
+        }
+        assertEquals(0, endpoint.queuedSendCount());
+        List<Integer> arrived = new CopyOnWriteArrayList<>();
+        DatagramEndpoint receiver = DatagramEndpoint.bind(serverLoop, anyLoopbackPort(),
+                (e, from, data) -> arrived.add((int) data.get()));
+        assertTrue(endpoint.send(ByteBuffer.wrap(new byte[] {7}), receiver.localAddress()));
+        eventually().until(() -> arrived.equals(List.of(7)));
+    }
+
+    /**
+     * A datagram still waiting for room when connect() fixes another peer cannot be sent
+     * any more (the JDK refuses it with an unchecked exception): that datagram fails and is
+     * reported, and the endpoint goes on working for its peer.
+     */
+    @Test
+    void aDatagramQueuedForAnotherPeerBeforeConnectFailsAloneAndTheEndpointGoesOn() throws Exception {
+        List<Integer> atX = new CopyOnWriteArrayList<>();
+        List<Integer> atY = new CopyOnWriteArrayList<>();
+        List<IOException> errors = new CopyOnWriteArrayList<>();
+        DatagramEndpoint x = DatagramEndpoint.bind(serverLoop, anyLoopbackPort(), (e, from, data) -> atX.add((int) data.get()));
+        DatagramEndpoint y = DatagramEndpoint.bind(serverLoop, anyLoopbackPort(), (e, from, data) -> atY.add((int) data.get()));
+        DatagramEndpoint endpoint = DatagramEndpoint.bind(clientLoop, anyLoopbackPort(), new DatagramHandler() {
+            @Override
+            public void onDatagram(DatagramEndpoint e, SocketAddress from, ByteBuffer data) {
+            }
+
+            @Override
+            public void onError(DatagramEndpoint e, IOException error) {
+                errors.add(error);
+            }
+        });
+        eventually().until(() -> registeredChannels(clientLoop) == 1);
+        onLoop(clientLoop, () -> {
+            endpoint.refuseSendsForTests = 1; // the socket looks full once: the datagram waits
+            assertTrue(endpoint.send(ByteBuffer.wrap(new byte[] {1}), x.localAddress()));
+            endpoint.connect(y.localAddress());
+            return null;
+        });
+        eventually().until(() -> endpoint.sendErrorCount() == 1);
+        assertEquals(1, errors.size(), "reported to onError: " + errors);
+        assertTrue(endpoint.isOpen());
+        assertTrue(endpoint.send(ByteBuffer.wrap(new byte[] {2})));
+        eventually().until(() -> atY.equals(List.of(2)));
+        assertTrue(atX.isEmpty());
+        assertEquals(0, endpoint.queuedSendCount());
+    }
+
     /**
      * With maxDatagramSize 1400, datagrams of 1,401 and 5,000 bytes are counted and never
      * delivered, not even cut short; 1,400 and 10 bytes are delivered whole.

@@ -269,4 +269,26 @@ class EventLoopGroupTest {
         ch.shutdownOutput();
         return ch;
     }
+
+    /** Two of the group's loops close the group at the same moment: neither waits for the other. */
+    @Test
+    void closingTheGroupFromTwoOfItsOwnLoopsAtOnceDoesNotDeadlock() throws Exception {
+        EventLoopGroup group = EventLoopGroup.start(2, "closing-each-other");
+        java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+        for (EventLoop l : group) {
+            l.execute(() -> {
+                both.countDown();
+                try {
+                    both.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                group.close(); // returns at once on a loop thread
+            });
+        }
+        group.terminationFuture().get(60, java.util.concurrent.TimeUnit.SECONDS);
+        for (EventLoop l : group) {
+            org.junit.jupiter.api.Assertions.assertTrue(l.isTerminated(), l.name());
+        }
+    }
 }

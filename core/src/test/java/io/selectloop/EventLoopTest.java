@@ -338,4 +338,64 @@ class EventLoopTest {
         assertTrue(loop.isTerminated());
         stopper.join();
     }
+
+    /**
+     * A task that restores an interrupt (the usual catch-InterruptedException idiom)
+     * would make every select return at once: the loop clears the flag and sleeps again.
+     */
+    @Test
+    void anInterruptLeftOnTheLoopThreadIsClearedSoTheLoopDoesNotSpin() throws Exception {
+        loop = EventLoop.start("interrupted");
+        CountDownLatch interrupted = new CountDownLatch(1);
+        loop.execute(() -> {
+            Thread.currentThread().interrupt();
+            interrupted.countDown();
+        });
+        assertTrue(interrupted.await(10, TimeUnit.SECONDS));
+        CompletableFuture<Boolean> flagInALaterIteration = new CompletableFuture<>();
+        // A timer, not a task: a task might still run in the same task pass, before any select.
+        loop.schedule(() -> flagInALaterIteration.complete(Thread.currentThread().isInterrupted()), 1, TimeUnit.MILLISECONDS);
+        assertFalse(flagInALaterIteration.get(10, TimeUnit.SECONDS), "cleared by the next select");
+        awaitLoopAsleep();
+        long iterations = loop.iterations;
+        CompletableFuture<Long> after = new CompletableFuture<>();
+        loop.execute(() -> after.complete(loop.iterations));
+        assertTrue(after.get(10, TimeUnit.SECONDS) - iterations <= 2, "the loop was asleep, not spinning");
+    }
+
+    /** On an application's thread, runOnce hands the interrupt back when it returns. */
+    @Test
+    void runOnceGivesTheApplicationsInterruptBack() {
+        loop = EventLoop.open();
+        Thread.currentThread().interrupt();
+        loop.runOnce(0);
+        assertTrue(Thread.interrupted(), "the application's interrupt survives runOnce");
+    }
+
+    /** Every handle schedule() returns around termination ends up done: run, or cancelled. */
+    @Test
+    void timersScheduledWhileTheLoopTerminatesAreNeverLeftPending() throws Exception {
+        for (int round = 0; round < 100; round++) {
+            EventLoop racing = EventLoop.start("racing-" + round);
+            List<TimerHandle> handles = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CountDownLatch scheduling = new CountDownLatch(100);
+            Thread producer = new Thread(() -> {
+                try {
+                    for (;;) {
+                        handles.add(racing.schedule(() -> { }, 1, TimeUnit.HOURS));
+                        scheduling.countDown();
+                    }
+                } catch (RejectedExecutionException expected) {
+                    // the loop has terminated: the producer stops
+                }
+            });
+            producer.start();
+            assertTrue(scheduling.await(10, TimeUnit.SECONDS));
+            racing.close();
+            producer.join();
+            for (TimerHandle h : handles) {
+                assertTrue(h.isDone(), "round " + round + ": a handle returned without an exception is still pending");
+            }
+        }
+    }
 }

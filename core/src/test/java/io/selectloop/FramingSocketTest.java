@@ -254,6 +254,43 @@ class FramingSocketTest {
         assertEquals(1025, e.size());
     }
 
+    /**
+     * A frame written on the loop is one unit: a write that crosses the high watermark
+     * runs onWritabilityChanged after the whole frame is queued, so a frame the callback
+     * writes cannot land between another frame's header and payload.
+     */
+    @Test
+    void aWritabilityCallbackCannotSplitAFrame() throws Exception {
+        Framing framing = Framing.lengthPrefixed(4, 1 << 20);
+        StreamOptions options = StreamOptions.builder().watermarks(8, 16).build();
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(), options, () -> framing.handler(new FrameHandler() {
+            @Override
+            public void onFrame(Connection c, ByteBuffer frame) {
+                framing.write(c, "0123456789ab".getBytes(StandardCharsets.US_ASCII)); // 16 bytes: at the mark
+                framing.write(c, "XY".getBytes(StandardCharsets.US_ASCII));           // crosses it
+                c.close();
+            }
+
+            @Override
+            public void onWritabilityChanged(Connection c, boolean writable) {
+                if (!writable) {
+                    framing.write(c, "slow".getBytes(StandardCharsets.US_ASCII));
+                }
+            }
+        }));
+        try (SocketChannel client = connect(server.localAddress())) {
+            writeFully(client, framing.encode(ByteBuffer.wrap(new byte[] {1})));
+            ByteBuffer in = ByteBuffer.wrap(TestSupport.readToEnd(client));
+            List<String> frames = new ArrayList<>();
+            while (in.hasRemaining()) {
+                byte[] payload = new byte[in.getInt()];
+                in.get(payload);
+                frames.add(new String(payload, StandardCharsets.US_ASCII));
+            }
+            assertEquals(List.of("0123456789ab", "XY", "slow"), frames);
+        }
+    }
+
     /** A frame handler that throws is isolated exactly like a plain handler. */
     @Test
     void aThrowingFrameHandlerClosesOnlyItsConnectionWithItsExceptionAsTheCause() throws Exception {

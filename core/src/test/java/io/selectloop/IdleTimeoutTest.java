@@ -195,6 +195,57 @@ class IdleTimeoutTest {
     }
 
     /**
+     * A read-idle timeout does not cut short a graceful close whose output is still
+     * flowing: while closing, reading is off for good, so read idleness no longer counts.
+     */
+    @Test
+    void aReadIdleTimeoutDoesNotCutAClosingConnectionWhoseOutputFlows() throws Exception {
+        int total = 2 << 20;
+        byte[] response = TestSupport.randomBytes(new java.util.Random(7), total);
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(),
+                StreamOptions.builder().readIdleTimeout(Duration.ofMillis(300)).sendBufferSize(16 * 1024).build(),
+                () -> new TestSupport.RecordingEcho(events) {
+                    @Override
+                    public void onData(Connection c, ByteBuffer data) {
+                        data.position(data.limit());
+                        c.write(response);
+                        c.close();
+                    }
+                });
+        ScheduledExecutorService reader = Executors.newSingleThreadScheduledExecutor();
+        try (SocketChannel client = SocketChannel.open()) {
+            client.setOption(StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+            client.connect(server.localAddress());
+            writeFully(client, ByteBuffer.wrap(new byte[] {1}));
+            // A slow, steady reader: 16 KiB every 10 ms, so the 2 MiB take over a second,
+            // several read-idle periods, with bytes moving the whole time.
+            java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            ByteBuffer buffer = ByteBuffer.allocate(16 * 1024);
+            client.configureBlocking(false);
+            reader.scheduleAtFixedRate(() -> {
+                try {
+                    buffer.clear();
+                    int n = client.read(buffer);
+                    if (n < 0) {
+                        done.complete(null);
+                        throw new IllegalStateException("end of stream: stops the schedule");
+                    }
+                    received.write(buffer.array(), 0, n);
+                } catch (IOException e) {
+                    done.completeExceptionally(e);
+                }
+            }, 0, 10, TimeUnit.MILLISECONDS);
+            done.get(60, TimeUnit.SECONDS);
+            assertArrayEquals(response, received.toByteArray(), "the whole response, then end of stream");
+        } finally {
+            reader.shutdownNow();
+        }
+        eventually().until(() -> events.closed.size() == 1);
+        assertNull(events.causes.get(events.closed.get(0)), "an orderly close");
+    }
+
+    /**
      * 5,000 connections go idle at about the same moment while one client keeps echoing:
      * all 5,000 are closed, the active one never is, its echoes go on while the idle ones
      * are being closed (the loop spreads due timers over iterations), and none is lost.

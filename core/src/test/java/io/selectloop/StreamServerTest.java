@@ -233,6 +233,22 @@ class StreamServerTest {
         }
     }
 
+    /** A live server's socket file is not taken over: the second bind fails and the first keeps serving. */
+    @Test
+    void bindingTheUnixPathOfALiveServerFailsAndLeavesItServing(@TempDir Path dir) throws Exception {
+        Path path = dir.resolve("live.sock");
+        StreamServer first = echoServer(UnixDomainSocketAddress.of(path));
+        IOException e = assertThrows(IOException.class, () -> echoServer(UnixDomainSocketAddress.of(path)));
+        assertTrue(e.getMessage().contains("in use"), e.getMessage());
+        try (SocketChannel ch = connect(UnixDomainSocketAddress.of(path))) {
+            writeFully(ch, ByteBuffer.wrap("still mine".getBytes()));
+            assertEquals("still mine", new String(readFully(ch, 10)));
+        }
+        first.close();
+        first.closeFuture().get(10, TimeUnit.SECONDS);
+        assertFalse(Files.exists(path), "the owner removes its socket file on close");
+    }
+
     @Test
     void aRegularFileAtTheUnixPathIsNotDeleted(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("precious.txt"), "data");
