@@ -45,7 +45,7 @@ class FramingBenchmarksTest {
                 assertEquals(split, feed.reads.length > 1, m.getName() + " splits the stream into several reads");
                 for (ByteBuffer read : feed.reads) {
                     assertTrue(read.isDirect());
-                    assertEquals(FramingDecode.READ_BUFFER_SIZE, read.capacity());
+                    assertTrue(read.limit() <= FramingDecode.READ_BUFFER_SIZE, "a read fits the loop's read buffer");
                     if (split) {
                         int frameBytes = m.getName().startsWith("lines")
                                 ? FramingDecode.LINE_FRAME : FramingDecode.LENGTH_PREFIXED_FRAME;
