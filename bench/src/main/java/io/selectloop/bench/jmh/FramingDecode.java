@@ -41,9 +41,9 @@ import org.openjdk.jmh.infra.Blackhole;
  *       frame is ever split (the zero-copy path only);</li>
  *   <li>{@code *Split64KiB}: full 64 KiB reads, which 68-byte frames do not divide, so
  *       16 reads in 17 end inside a frame and the decoder holds its start (the
- *       accumulation path) until the next read: once per ~960 frames;</li>
+ *       accumulation path) until the next read: once per ~1000 frames;</li>
  *   <li>{@code *Split1448}: 1448-byte reads (one TCP segment's payload with timestamps),
- *       so a split frame about every 21 frames (length-prefixed) or 22 (lines).</li>
+ *       so a split frame about every 23 frames.</li>
  * </ul>
  * The 68-byte length-prefixed frames and all the read sizes are multiples of 4, so a read
  * never ends inside a 4-byte header (the split-header path is not measured); 65-byte lines
@@ -150,7 +150,7 @@ public class FramingDecode {
         lengthPrefixedSplit64KiB.feedAll(bh);
     }
 
-    /** {@code Framing.lengthPrefixed(4, ...)}: 17 reads of 1448 bytes, each ending inside a frame. */
+    /** {@code Framing.lengthPrefixed(4, ...)}: 17 reads of 1448 bytes, 16 of them ending inside a frame. */
     @Benchmark
     @OperationsPerInvocation(LENGTH_PREFIXED_SPLIT_1448)
     public void lengthPrefixedSplit1448(Blackhole bh) throws Exception {
