@@ -433,43 +433,39 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     }
 
     private void writeOnLoop(ByteBuffer src) {
-        // A fresh one-element array, not a shared scratch one: a callback run from inside
-        // (onWritabilityChanged, onClose) may write again before this call returns.
-        writeAllOnLoop(new ByteBuffer[] {src});
+        queueOnLoop(src, null);
+    }
+
+    private void writeAllOnLoop(ByteBuffer[] srcs) {
+        queueOnLoop(null, srcs);
     }
 
     /**
-     * Queues every buffer as one unit: the direct-write shortcut, the cap check and the
-     * watermark check see the total, so no callback (onWritabilityChanged) can run
-     * between the parts.
+     * Queues {@code single}, or every buffer of {@code many}, as one unit: the
+     * direct-write shortcut, the cap check and the watermark check see the total, so no
+     * callback (onWritabilityChanged) can run between the parts. Two parameters rather
+     * than a one-element array so the common single write allocates nothing.
      */
-    private void writeAllOnLoop(ByteBuffer[] srcs) {
-        long length = 0;
-        for (ByteBuffer b : srcs) {
-            length += b.remaining();
-        }
+    private void queueOnLoop(ByteBuffer single, ByteBuffer[] many) {
+        long length = remaining(single, many);
         if (length == 0) {
             return;
         }
         if (state != OPEN || outputShutdownRequested) {
-            for (ByteBuffer b : srcs) {
-                b.position(b.limit());
-            }
+            discard(single, many);
             return;
         }
         if (length >= DIRECT_WRITE_THRESHOLD && bufferedBytes == 0 && pendingBytes == 0 && !waitingForWritable) {
             try {
                 socketWrites++;
-                long written = srcs.length == 1 ? channel.write(srcs[0]) : channel.write(srcs);
+                long written = single != null ? channel.write(single) : channel.write(many);
                 bytesWritten += written;
                 if (written > 0 && idleTracking) {
                     lastWriteNanos = System.nanoTime();
                 }
                 length -= written;
             } catch (IOException e) {
-                for (ByteBuffer b : srcs) {
-                    b.position(b.limit());
-                }
+                discard(single, many);
                 ioFailed(e);
                 return;
             }
@@ -479,18 +475,42 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
         if (bufferedBytes + length > options.maxPendingWriteBytes()) {
             long attempted = bufferedBytes + length;
-            for (ByteBuffer b : srcs) {
-                b.position(b.limit());
-            }
+            discard(single, many);
             fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted));
             return;
         }
-        for (ByteBuffer b : srcs) {
-            append(b);
+        if (single != null) {
+            append(single);
+        } else {
+            for (ByteBuffer b : many) {
+                append(b);
+            }
         }
         bufferedBytes += length;
         pendingBytes += length;
         afterEnqueue();
+    }
+
+    private static long remaining(ByteBuffer single, ByteBuffer[] many) {
+        if (single != null) {
+            return single.remaining();
+        }
+        long length = 0;
+        for (ByteBuffer b : many) {
+            length += b.remaining();
+        }
+        return length;
+    }
+
+    /** Dropped writes still consume their buffers, as a write that went out would. */
+    private static void discard(ByteBuffer single, ByteBuffer[] many) {
+        if (single != null) {
+            single.position(single.limit());
+        } else {
+            for (ByteBuffer b : many) {
+                b.position(b.limit());
+            }
+        }
     }
 
     private void append(ByteBuffer src) {
