@@ -10,7 +10,6 @@ import java.net.NoRouteToHostException;
 import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.StandardProtocolFamily;
-import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.channels.UnresolvedAddressException;
@@ -159,12 +158,7 @@ public final class StreamClient {
             try {
                 channel = open(address);
                 channel.configureBlocking(false);
-                if (options.receiveBufferSize() > 0) {
-                    channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
-                }
-                if (options.sendBufferSize() > 0) {
-                    channel.setOption(StandardSocketOptions.SO_SNDBUF, options.sendBufferSize());
-                }
+                StreamConnection.applyBufferSizes(channel, options);
                 if (channel.connect(address)) {
                     connected(); // Unix domain sockets usually connect at once
                     return;
@@ -204,7 +198,7 @@ public final class StreamClient {
             }
             StreamConnection connection;
             try {
-                StreamConnection.configure(channel, options);
+                StreamConnection.applyConnectedOptions(channel, options);
                 connection = new StreamConnection(loop, channel, options, handler, null);
             } catch (IOException | RuntimeException e) {
                 closeChannel();

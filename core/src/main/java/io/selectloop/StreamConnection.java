@@ -141,18 +141,27 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     /** Applies socket options. Any thread, before {@link #register()}. */
     static void configure(SocketChannel channel, StreamOptions options) throws IOException {
         channel.configureBlocking(false);
-        boolean tcp = channel.getLocalAddress() instanceof InetSocketAddress;
-        if (tcp) {
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, options.tcpNoDelay());
-            if (options.keepAlive()) {
-                channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
-            }
-        }
+        applyBufferSizes(channel, options);
+        applyConnectedOptions(channel, options);
+    }
+
+    /** SO_RCVBUF/SO_SNDBUF; a client sets them before connecting, so the window scale can use them. */
+    static void applyBufferSizes(SocketChannel channel, StreamOptions options) throws IOException {
         if (options.receiveBufferSize() > 0) {
             channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
         }
         if (options.sendBufferSize() > 0) {
             channel.setOption(StandardSocketOptions.SO_SNDBUF, options.sendBufferSize());
+        }
+    }
+
+    /** The TCP options of a connected channel; nothing for a Unix domain socket. */
+    static void applyConnectedOptions(SocketChannel channel, StreamOptions options) throws IOException {
+        if (channel.getLocalAddress() instanceof InetSocketAddress) {
+            channel.setOption(StandardSocketOptions.TCP_NODELAY, options.tcpNoDelay());
+            if (options.keepAlive()) {
+                channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+            }
         }
     }
 
@@ -949,10 +958,6 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     @Override
     public void attach(Object attachment) {
         this.attachment = attachment;
-    }
-
-    Handler handler() {
-        return handler;
     }
 
     SocketChannel channelForTests() {

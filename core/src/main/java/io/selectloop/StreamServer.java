@@ -65,7 +65,6 @@ public final class StreamServer implements AutoCloseable {
     private volatile boolean atConnectionLimit;
     private boolean backoffReported;
     private long backoffsSinceReport;
-    private volatile long backoffs;
     private volatile long connectionLimitCount;
 
     private StreamServer(EventLoop loop, EventLoopGroup group, ServerSocketChannel channel, StreamOptions options,
@@ -345,7 +344,6 @@ public final class StreamServer implements AutoCloseable {
                 : Math.min(ACCEPT_BACKOFF_MILLIS, Math.max(10, nextBackoffMillis * 2));
         nextBackoffMillis = pause;
         backingOff = true;
-        backoffs++;
         backoffsSinceReport++;
         if (!backoffReported) {
             log.warn("accept on {} failed: {}; pausing accepts for {} ms (further pauses logged at debug until an accept succeeds)",
@@ -413,11 +411,6 @@ public final class StreamServer implements AutoCloseable {
     static boolean isOutOfFileDescriptors(IOException e) {
         String message = e.getMessage();
         return message != null && message.contains("Too many open files");
-    }
-
-    /** Number of accept back-offs so far (tests). */
-    long backoffCount() {
-        return backoffs;
     }
 
     private void startConnection(SocketChannel accepted) {
