@@ -119,7 +119,15 @@ public final class EventLoopGroup implements AutoCloseable, Iterable<EventLoop> 
 
     /** True once every loop has terminated. Any thread. */
     public boolean isTerminated() {
-        return terminationFuture.isDone();
+        // Asked of the loops, not of terminationFuture: that one completes in the last
+        // loop's thread a moment after the loop's own future, so right after close()
+        // returned it could still say false.
+        for (EventLoop loop : loops) {
+            if (!loop.terminationFuture().isDone()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
