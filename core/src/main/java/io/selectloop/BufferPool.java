@@ -5,18 +5,26 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 
 /**
- * Per-loop free list of fixed-size direct chunks for outbound data, and of size-classed
+ * Per-loop free list of fixed-size chunks for outbound data, and of size-classed
  * accumulation buffers for partial inbound frames. Only the loop thread touches it, so
  * there are no locks and no reference counts: a chunk belongs to exactly one
  * connection's queue until it is drained, an accumulation buffer to one connection's
- * decoder until its frame is complete, then each comes straight back.
+ * decoder until its frame is complete, then each comes straight back. Whoever holds one
+ * is charged for it on its {@link MemoryAccount}, by capacity, until it comes back.
+ *
+ * <p>Direct memory is only returned to the OS by a GC cleaner, under a cap of its own,
+ * so a burst could pin far more of it than the budget allows until some later
+ * collection. So the pool makes at most {@link #MAX_DIRECT_CHUNKS} direct chunks, keeps
+ * every one of them for reuse, and serves a burst beyond that from heap chunks, which a
+ * GC reclaims under -Xmx like any garbage. Writing a heap chunk costs the JDK one copy
+ * into its own small per-thread direct buffer (a chunk's size at most).
  */
 final class BufferPool {
     static final int CHUNK_SIZE = 16 * 1024;
-    /** Chunks kept for reuse; beyond this, drained chunks are left to the GC. */
-    static final int MAX_RETAINED = 256;
+    /** Direct chunks made and kept per loop (4 MiB): a fixed cost, not a per-peer one. */
+    static final int MAX_DIRECT_CHUNKS = 256;
 
-    /** A direct buffer seen through two cursors: one to append, one to drain. */
+    /** A buffer seen through two cursors: one to append, one to drain. */
     static final class Chunk {
         final ByteBuffer fill;
         final ByteBuffer drain;
@@ -72,6 +80,7 @@ final class BufferPool {
     static final int RETAINED_BYTES_PER_CLASS = 1 << 20;
 
     private final ArrayDeque<Chunk> free = new ArrayDeque<>();
+    private int directChunks;
     private int inUse;
 
     /** Free accumulation buffers; index {@code i} holds capacity {@code MIN_ACCUMULATION_CLASS << i}. */
@@ -84,18 +93,26 @@ final class BufferPool {
         }
     }
 
-    Chunk take() {
+    /** An empty chunk, charged to {@code account} until {@link #give}. */
+    Chunk take(MemoryAccount account) {
         Chunk c = free.pollLast();
         if (c == null) {
-            c = new Chunk(ByteBuffer.allocateDirect(CHUNK_SIZE));
+            if (directChunks < MAX_DIRECT_CHUNKS) {
+                directChunks++;
+                c = new Chunk(ByteBuffer.allocateDirect(CHUNK_SIZE));
+            } else {
+                c = new Chunk(ByteBuffer.allocate(CHUNK_SIZE));
+            }
         }
         inUse++;
+        account.charge(CHUNK_SIZE);
         return c;
     }
 
-    void give(Chunk c) {
+    void give(Chunk c, MemoryAccount account) {
         inUse--;
-        if (free.size() < MAX_RETAINED) {
+        account.release(CHUNK_SIZE);
+        if (c.fill.isDirect()) {
             c.reset();
             free.addLast(c);
         }
@@ -106,10 +123,6 @@ final class BufferPool {
         return inUse;
     }
 
-    int retained() {
-        return free.size();
-    }
-
     /**
      * An empty accumulation buffer of at least {@code minCapacity} bytes: a power of two
      * up to {@link #MAX_RETAINED_ACCUMULATION_CLASS}, exactly {@code minCapacity} above.
@@ -117,7 +130,7 @@ final class BufferPool {
      * by a GC cleaner under a separate cap, while the heap is bounded by -Xmx and
      * collected promptly. Copying from the direct read buffer into it is one memcpy.
      */
-    ByteBuffer takeAccumulation(int minCapacity) {
+    ByteBuffer takeAccumulation(int minCapacity, MemoryAccount account) {
         if (minCapacity < 0) {
             throw new IllegalArgumentException("negative capacity " + minCapacity);
         }
@@ -132,13 +145,15 @@ final class BufferPool {
             }
         }
         accumulationInUse++;
+        account.charge(b.capacity());
         return b;
     }
 
     /** Takes back a buffer from {@link #takeAccumulation}; the caller must drop every reference to it. */
-    void giveAccumulation(ByteBuffer b) {
+    void giveAccumulation(ByteBuffer b, MemoryAccount account) {
         accumulationInUse--;
         int size = b.capacity();
+        account.release(size);
         if (size <= MAX_RETAINED_ACCUMULATION_CLASS && size == sizeClass(size)) {
             ArrayDeque<ByteBuffer> list = freeAccumulation.get(classIndex(size));
             if (list.size() < RETAINED_BYTES_PER_CLASS / size) {
@@ -169,6 +184,11 @@ final class BufferPool {
             n += list.size();
         }
         return n;
+    }
+
+    /** Direct chunks ever made (tests prove a burst does not grow direct memory). */
+    int directChunks() {
+        return directChunks;
     }
 
     void clear() {

@@ -75,6 +75,7 @@ public final class DatagramEndpoint implements AutoCloseable {
     }
 
     private final EventLoop loop;
+    private final MemoryBudget budget;
     private final DatagramChannel channel;
     private final DatagramOptions options;
     private final DatagramHandler handler;
@@ -112,6 +113,7 @@ public final class DatagramEndpoint implements AutoCloseable {
     private DatagramEndpoint(EventLoop loop, DatagramChannel channel, DatagramOptions options, DatagramHandler handler)
             throws IOException {
         this.loop = loop;
+        this.budget = loop.memoryBudget();
         this.channel = channel;
         this.options = options;
         this.handler = handler;
@@ -190,6 +192,7 @@ public final class DatagramEndpoint implements AutoCloseable {
         try {
             handler.onOpen(this);
         } catch (Throwable t) {
+            EventLoop.rethrowIfFatal(t);
             log.warn("{}: handler onOpen threw; closing the endpoint", this, t);
             doClose(t);
             return;
@@ -246,10 +249,7 @@ public final class DatagramEndpoint implements AutoCloseable {
             data.position(data.limit());
             return false;
         }
-        if (queued.incrementAndGet() > options.sendQueueCapacity()) {
-            queued.decrementAndGet();
-            data.position(data.limit());
-            dropped();
+        if (!reserve(data)) {
             return false;
         }
         ByteBuffer copy = ByteBuffer.allocate(data.remaining());
@@ -278,10 +278,7 @@ public final class DatagramEndpoint implements AutoCloseable {
             }
         }
         // The socket is full, or datagrams from this thread already wait ahead of this one.
-        if (queued.incrementAndGet() > options.sendQueueCapacity()) {
-            queued.decrementAndGet();
-            data.position(data.limit());
-            dropped();
+        if (!reserve(data)) {
             return false;
         }
         ByteBuffer copy = ByteBuffer.allocate(data.remaining());
@@ -291,6 +288,28 @@ public final class DatagramEndpoint implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Takes a place in the send queue for a copy of {@code data}, if the queue has room
+     * and the loop's memory budget is not exceeded; otherwise drops the datagram (UDP
+     * promises no delivery; an unbounded heap would be worse).
+     */
+    private boolean reserve(ByteBuffer data) {
+        if (queued.incrementAndGet() > options.sendQueueCapacity() || budget.exceeded()) {
+            queued.decrementAndGet();
+            data.position(data.limit());
+            dropped();
+            return false;
+        }
+        budget.charge(data.remaining());
+        return true;
+    }
+
+    /** A queued datagram left the queue: sent, or dropped by a close. */
+    private void dequeued(Outbound o) {
+        queued.decrementAndGet();
+        budget.release(o.data.capacity());
+    }
+
     /** Runs on the loop: moves handed-over datagrams to the socket, or behind those already waiting. */
     private void drainHandedOver() {
         // Cleared before polling: a datagram offered after this line schedules another drain.
@@ -298,11 +317,11 @@ public final class DatagramEndpoint implements AutoCloseable {
         Outbound o;
         while ((o = handedOver.poll()) != null) {
             if (state == CLOSED) {
-                queued.decrementAndGet();
+                dequeued(o);
                 continue;
             }
             if (waiting.isEmpty() && registration != null && trySend(o.data, o.target) != 0) {
-                queued.decrementAndGet();
+                dequeued(o);
                 continue;
             }
             waiting.addLast(o);
@@ -318,8 +337,7 @@ public final class DatagramEndpoint implements AutoCloseable {
             if (trySend(o.data, o.target) == 0) {
                 break;
             }
-            waiting.pollFirst();
-            queued.decrementAndGet();
+            dequeued(waiting.pollFirst());
         }
         updateInterest();
         maybeFinishClosing();
@@ -398,9 +416,9 @@ public final class DatagramEndpoint implements AutoCloseable {
         }
 
         @Override
-        public void forceClose() {
+        public void forceClose(Throwable cause) {
             int unsent = queued.get();
-            doClose(unsent == 0 ? null
+            doClose(cause != null || unsent == 0 ? cause
                     : new IOException("closed by event loop shutdown with " + unsent + " datagrams unsent"));
         }
 
@@ -438,10 +456,12 @@ public final class DatagramEndpoint implements AutoCloseable {
                 continue;
             }
             received++;
-            buffer.flip();
             try {
-                handler.onDatagram(this, sender, buffer);
+                // A view of exactly this datagram: the rest of the shared buffer may hold
+                // bytes another peer sent, which this handler must never reach.
+                handler.onDatagram(this, sender, buffer.flip().slice());
             } catch (Throwable t) {
+                EventLoop.rethrowIfFatal(t);
                 handlerErrors++;
                 if (handlerErrors == 1) {
                     log.warn("{}: handler onDatagram threw; the endpoint goes on (further errors at DEBUG, "
@@ -458,6 +478,7 @@ public final class DatagramEndpoint implements AutoCloseable {
         try {
             handler.onError(this, e);
         } catch (Throwable t) {
+            EventLoop.rethrowIfFatal(t);
             handlerErrors++;
             log.warn("{}: handler onError threw", this, t);
         }
@@ -571,15 +592,17 @@ public final class DatagramEndpoint implements AutoCloseable {
         } catch (IOException e) {
             log.debug("closing {} failed", this, e);
         }
-        queued.addAndGet(-waiting.size());
-        waiting.clear();
         Outbound o;
+        while ((o = waiting.pollFirst()) != null) {
+            dequeued(o);
+        }
         while ((o = handedOver.poll()) != null) {
-            queued.decrementAndGet();
+            dequeued(o);
         }
         try {
             handler.onClose(this, cause);
         } catch (Throwable t) {
+            EventLoop.rethrowIfFatal(t);
             log.warn("{}: handler onClose threw", this, t);
         }
         if (wasRegistered && !loop.isTerminated()) {

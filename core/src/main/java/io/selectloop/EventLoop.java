@@ -57,6 +57,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     /** The loop whose iteration the current thread is running, if any: see {@link #close()}. */
     private static final ThreadLocal<EventLoop> RUNNING = new ThreadLocal<>();
     private static final LogLimiter interruptLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
+    private static final LogLimiter selectFailureLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
+    private static final LogLimiter shedLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
 
     /** The loop's clock starts here so deadlines are small positive numbers and -1 can mean "awake". */
     private static final long ORIGIN = System.nanoTime();
@@ -71,6 +73,12 @@ public final class EventLoop implements Executor, AutoCloseable {
     static final int MAX_PENDING_TASKS = 1 << 22;
     /** Upper bound on buffers gathered into one write call. */
     static final int MAX_GATHER = 64;
+    /** Consecutive failed selects, each followed by a rebuild and a growing pause, before the loop gives up. */
+    static final int MAX_SELECT_FAILURES = 30;
+    /** Shedding scans every connection of the loop, so at most this often. */
+    private static final long SHED_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** How often connections paused for memory are asked whether they may read again. */
+    private static final long MEMORY_RECHECK_MILLIS = 20;
 
     private static final int OPEN = 0, SHUTTING_DOWN = 1, TERMINATED = 2;
 
@@ -81,6 +89,12 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final AtomicInteger state = new AtomicInteger(OPEN);
     private final AtomicLong shutdownDeadline = new AtomicLong(NO_DEADLINE);
     private final CompletableFuture<Void> terminationFuture = new CompletableFuture<>();
+    /**
+     * Set once the shutdown request has come through the task queue, so that the writes
+     * and closes a thread handed over before asking for the shutdown are done before it.
+     */
+    private volatile boolean shutdownReached;
+    private int consecutiveSelectFailures;
 
     private Selector selector;
     /** Set when the thread's interrupt flag was found (and cleared) during an iteration. Loop thread only. */
@@ -100,13 +114,18 @@ public final class EventLoop implements Executor, AutoCloseable {
      */
     private final AtomicLong nextWakeupNanos = new AtomicLong(AWAKE);
 
-    private final ArrayDeque<PendingFlush> flushQueue = new ArrayDeque<>();
+    private final ArrayDeque<DeferredFlush> deferredFlushes = new ArrayDeque<>();
     /** Loop thread only: see {@link #afterNextSelect}. Swapped, not copied, each iteration. */
     private ArrayList<Runnable> waitingForNextSelect = new ArrayList<>();
     private ArrayList<Runnable> waitingForThisSelect = new ArrayList<>();
     final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
     final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
     final BufferPool pool = new BufferPool();
+    private final MemoryBudget budget;
+    private final AtomicBoolean shedRequested = new AtomicBoolean();
+    private long lastShedNanos = System.nanoTime() - SHED_INTERVAL_NANOS;
+    private final ArrayList<StreamConnection> pausedForMemory = new ArrayList<>();
+    private TimerHandle memoryRecheck;
 
     // Counters, for tests and diagnostics. Written by the loop thread unless noted.
     final AtomicLong wakeupCalls = new AtomicLong();
@@ -141,18 +160,30 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
     }
 
-    private EventLoop(String name, boolean ownThread) throws IOException {
+    private EventLoop(String name, boolean ownThread, MemoryBudget budget) throws IOException {
         this.name = name;
         this.ownThread = ownThread;
+        this.budget = budget;
         this.selector = Selector.open();
+        budget.attach(this);
     }
 
     /**
-     * Creates a loop and starts it on a new (non-daemon) thread called {@code name}.
-     * Any thread may call this.
+     * Creates a loop with default {@link LoopOptions} and starts it on a new (non-daemon)
+     * thread called {@code name}. Any thread may call this.
      */
     public static EventLoop start(String name) {
-        EventLoop loop = create(name, true);
+        return start(name, LoopOptions.defaults());
+    }
+
+    /** As {@link #start(String)}, with these options. Any thread. */
+    public static EventLoop start(String name, LoopOptions options) {
+        return start(name, options.newBudget());
+    }
+
+    /** A started loop drawing on {@code budget}, which the loops of a group share. */
+    static EventLoop start(String name, MemoryBudget budget) {
+        EventLoop loop = create(name, true, budget);
         Thread t = new Thread(loop::runOnOwnThread, name);
         loop.thread = t;
         t.start();
@@ -160,22 +191,33 @@ public final class EventLoop implements Executor, AutoCloseable {
     }
 
     /**
-     * Creates a loop for the application to drive with {@link #run()} or
-     * {@link #runOnce(long)} on a thread it owns. Until then, the thread that called
-     * {@code open()} counts as the loop thread, so it may set up registrations directly.
+     * Creates a loop with default {@link LoopOptions} for the application to drive with
+     * {@link #run()} or {@link #runOnce(long)} on a thread it owns. Until then, the
+     * thread that called {@code open()} counts as the loop thread, so it may set up
+     * registrations directly.
      */
     public static EventLoop open() {
-        EventLoop loop = create("selectloop-" + Thread.currentThread().getName(), false);
+        return open(LoopOptions.defaults());
+    }
+
+    /** As {@link #open()}, with these options. */
+    public static EventLoop open(LoopOptions options) {
+        EventLoop loop = create("selectloop-" + Thread.currentThread().getName(), false, options.newBudget());
         loop.thread = Thread.currentThread();
         return loop;
     }
 
-    private static EventLoop create(String name, boolean ownThread) {
+    private static EventLoop create(String name, boolean ownThread, MemoryBudget budget) {
         try {
-            return new EventLoop(Objects.requireNonNull(name, "name"), ownThread);
+            return new EventLoop(Objects.requireNonNull(name, "name"), ownThread, budget);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot open a selector", e);
         }
+    }
+
+    /** The memory budget this loop draws on (shared by the loops of a group). Any thread. */
+    public MemoryBudget memoryBudget() {
+        return budget;
     }
 
     /** The loop's name (its thread's name for started loops). */
@@ -202,9 +244,28 @@ public final class EventLoop implements Executor, AutoCloseable {
         return state.get() == TERMINATED;
     }
 
-    /** Completes when the loop has terminated. Any thread. */
+    /**
+     * Completes when the loop has terminated: normally after a shutdown or close, and
+     * exceptionally, with the cause, if the loop itself failed (say an
+     * {@link OutOfMemoryError} on its thread). A failed loop has closed every connection
+     * and registration it had, and logged the failure at ERROR; this future is the hook
+     * an application uses to exit or restart (the echo demo exits with status 70). Any
+     * thread.
+     */
     public CompletableFuture<Void> terminationFuture() {
         return terminationFuture;
+    }
+
+    /**
+     * Errors that leave the JVM in a state where no callback can be trusted to run
+     * properly again: an {@link OutOfMemoryError} or an {@link InternalError} ends the
+     * loop. A {@link StackOverflowError} is one handler's deep recursion, unwound by the
+     * time it is caught, so it closes only that handler's connection.
+     */
+    static void rethrowIfFatal(Throwable t) {
+        if (t instanceof VirtualMachineError && !(t instanceof StackOverflowError)) {
+            throw (VirtualMachineError) t;
+        }
     }
 
     void checkInEventLoop() {
@@ -289,16 +350,20 @@ public final class EventLoop implements Executor, AutoCloseable {
             waitingForNextSelect = waitingForThisSelect;
             waitingForThisSelect = dueAfterSelect;
             select(maxWaitNanos);
+            shedIfOverBudget();
             runAfterSelect(dueAfterSelect);
             runExpiredTimers();
             runTasks();
-            flushAll();
+            runDeferredFlushes();
+            shedIfOverBudget();
             if (state.get() != OPEN) {
                 advanceShutdown();
             }
         } catch (Throwable t) {
-            // Only a bug in the loop itself gets here: user callbacks are guarded one by one.
-            log.error("event loop {}: unexpected error, continuing", name, t);
+            // User callbacks are guarded one by one, so only a failure of the loop itself
+            // gets here, or a fatal error (OutOfMemoryError) from anywhere: carrying on
+            // could leave a loop that accepts nothing and answers nobody, so end it, visibly.
+            fail(t);
         } finally {
             RUNNING.set(outer);
         }
@@ -327,8 +392,9 @@ public final class EventLoop implements Executor, AutoCloseable {
             } finally {
                 nextWakeupNanos.set(AWAKE);
             }
+            consecutiveSelectFailures = 0;
         } catch (IOException e) {
-            rebuildSelector(e);
+            selectFailed(e);
         }
         if (Thread.interrupted()) {
             // An interrupt flag left set (a task that caught InterruptedException and
@@ -369,18 +435,47 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             registration.handlerUnchecked().ready(registration, readyOps);
         } catch (Throwable t) {
+            rethrowIfFatal(t);
             log.warn("I/O handler for {} threw; closing that channel", registration.channel(), t);
-            registration.closeQuietly();
+            closeAfterFailure(registration, t);
         }
     }
 
     /**
-     * {@code select} failed: the selector itself is suspect. Move every registration to a
-     * fresh selector, keeping interest and attachment, rather than dying or spinning.
+     * Closes a registration whose handler failed. A loop resource (server, connection,
+     * endpoint) closes itself, so that it reports the close (onClose, a freed connection
+     * slot, a removed socket file) instead of being left half-dead with a closed channel.
      */
-    private void rebuildSelector(IOException cause) {
-        log.warn("event loop {}: select failed ({}); rebuilding the selector", name, cause.toString());
+    private static void closeAfterFailure(Registration registration, Throwable cause) {
+        IoHandler h = registration.handlerUnchecked();
+        if (h instanceof LoopResource) {
+            try {
+                ((LoopResource) h).forceClose(cause);
+            } catch (Throwable t) {
+                rethrowIfFatal(t);
+                log.warn("closing {} after a failure failed too", registration.channel(), t);
+            }
+        }
+        registration.closeQuietly();
+    }
+
+    /**
+     * {@code select} failed: the selector itself is suspect. Move every registration to a
+     * fresh selector, keeping interest and attachment, rather than dying. A selector that
+     * fails every time would make that a tight loop of rebuilds and log lines: pause a
+     * little longer after each failure in a row (10 ms, doubling up to 1 s), and after
+     * {@link #MAX_SELECT_FAILURES} of them give up and fail the loop, visibly.
+     */
+    private void selectFailed(IOException cause) {
+        consecutiveSelectFailures++;
+        if (consecutiveSelectFailures > MAX_SELECT_FAILURES) {
+            throw new java.io.UncheckedIOException("select failed " + MAX_SELECT_FAILURES + " times in a row", cause);
+        }
+        long pauseMillis = Math.min(1000, 10L << Math.min(7, consecutiveSelectFailures - 1));
+        selectFailureLog.log("event loop {}: select failed ({}); rebuilding the selector and pausing {} ms",
+                name, cause.toString(), pauseMillis);
         rebuildSelector();
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
     }
 
     /** Package-private so tests can prove registrations survive a rebuild. Loop thread only. */
@@ -407,7 +502,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 // closed meanwhile; nothing to move
             } catch (RuntimeException e) {
                 log.warn("event loop {}: could not move {} to the new selector; closing it", name, registration.channel(), e);
-                registration.closeQuietly();
+                closeAfterFailure(registration, e);
             }
         }
         selector = fresh;
@@ -535,6 +630,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             r.run();
         } catch (Throwable t) {
+            rethrowIfFatal(t);
             log.warn("event loop {}: {} {} threw; the loop goes on", name, what, r, t);
         }
     }
@@ -665,15 +761,97 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     // ------------------------------------------------------------------ flushing
 
-    /** Queue a connection for the end-of-iteration flush. Loop thread only. */
-    void scheduleFlush(PendingFlush connection) {
-        flushQueue.add(connection);
+    /** Runs {@code connection}'s flush in this iteration's last phase. Loop thread only. */
+    void deferFlush(DeferredFlush connection) {
+        deferredFlushes.add(connection);
     }
 
-    private void flushAll() {
-        PendingFlush c;
-        while ((c = flushQueue.poll()) != null) {
-            c.flushPending();
+    private void runDeferredFlushes() {
+        DeferredFlush c;
+        while ((c = deferredFlushes.poll()) != null) {
+            c.runDeferredFlush();
+        }
+    }
+
+    // ------------------------------------------------------------------ memory budget
+
+    /**
+     * A connection found the budget exceeded, or another loop of the group asks this one
+     * to shed its own holders. Any thread; from another thread it wakes the loop.
+     */
+    void requestShed() {
+        if (shedRequested.compareAndSet(false, true) && !inEventLoop()) {
+            try {
+                execute(() -> { });
+            } catch (RejectedExecutionException ignored) {
+                // terminated: it holds nothing any more
+            }
+        }
+    }
+
+    /**
+     * Over the budget: close this loop's largest holders that hold more than their fair
+     * share, biggest first, until the budget is back under its shed target. Each is
+     * reset with a {@link MemoryBudgetExceededException}; the burst is logged once. If
+     * the holders live on other loops of the group, ask those to do the same.
+     */
+    private void shedIfOverBudget() {
+        boolean askedByAnotherLoop = shedRequested.getAndSet(false);
+        if (!budget.exceeded()) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (now - lastShedNanos < SHED_INTERVAL_NANOS) {
+            shedRequested.set(true); // again at the next iteration past the interval
+            return;
+        }
+        lastShedNanos = now;
+        long fairShare = budget.fairShare();
+        ArrayList<StreamConnection> holders = new ArrayList<>();
+        for (SelectionKey key : selector.keys()) {
+            if (key.isValid() && key.attachment() instanceof Registration
+                    && ((Registration) key.attachment()).handlerUnchecked() instanceof StreamConnection) {
+                StreamConnection c = (StreamConnection) ((Registration) key.attachment()).handlerUnchecked();
+                if (!c.isClosed() && c.heldBytes() > fairShare) {
+                    holders.add(c);
+                }
+            }
+        }
+        holders.sort((a, b) -> Long.compare(b.heldBytes(), a.heldBytes()));
+        long before = budget.used();
+        int closed = 0;
+        for (StreamConnection c : holders) {
+            if (budget.used() <= budget.shedTarget()) {
+                break;
+            }
+            long held = c.heldBytes();
+            c.shed(new MemoryBudgetExceededException("closed to keep within the memory budget of " + budget.limit()
+                    + " bytes: this connection held " + held + " bytes, over its fair share of " + fairShare));
+            closed++;
+        }
+        if (closed > 0) {
+            shedLog.log("event loop {}: memory budget exceeded ({} of {} bytes held); reset the {} largest holders "
+                    + "over their fair share of {} bytes, now {} bytes held", name, before, budget.limit(), closed,
+                    fairShare, budget.used());
+        }
+        if (budget.exceeded() && !askedByAnotherLoop) {
+            budget.askOtherLoopsToShed(this);
+        }
+    }
+
+    /** A connection stopped reading for memory: ask it again shortly. Loop thread only. */
+    void pausedForMemory(StreamConnection c) {
+        pausedForMemory.add(c);
+        if (memoryRecheck == null && state.get() != TERMINATED) {
+            memoryRecheck = schedule(this::recheckPausedForMemory, MEMORY_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void recheckPausedForMemory() {
+        memoryRecheck = null;
+        pausedForMemory.removeIf(c -> !c.resumeIfMemoryAllows());
+        if (!pausedForMemory.isEmpty()) {
+            memoryRecheck = schedule(this::recheckPausedForMemory, MEMORY_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
         }
     }
 
@@ -700,12 +878,15 @@ public final class EventLoop implements Executor, AutoCloseable {
         long deadline = nanoTime() + Math.max(0, Math.min(timeoutNanos, NO_DEADLINE / 4));
         shutdownDeadline.accumulateAndGet(deadline, Math::min);
         state.compareAndSet(OPEN, SHUTTING_DOWN);
-        if (state.get() == SHUTTING_DOWN && !inEventLoop()) {
-            // Wake the loop so it notices; a no-op task does that through the normal door.
+        if (inEventLoop()) {
+            shutdownReached = true;
+        } else if (state.get() == SHUTTING_DOWN) {
+            // Through the task queue, which also wakes the loop: connections start closing
+            // only after the writes and closes this thread handed over before this call.
             try {
-                execute(() -> { });
-            } catch (RejectedExecutionException ignored) {
-                // terminated meanwhile
+                execute(() -> shutdownReached = true);
+            } catch (RejectedExecutionException e) {
+                shutdownReached = true; // terminated meanwhile, or the queue is full: no order to keep
             }
         }
         return terminationFuture;
@@ -717,16 +898,19 @@ public final class EventLoop implements Executor, AutoCloseable {
      * a thread that is not running any event loop it waits for the loop to terminate; on
      * a loop thread (this loop's or another's) it returns at once, and the loop
      * terminates at the end of its current iteration ({@link #terminationFuture()} says
-     * when). A loop from {@link #open()} that nobody is running is closed on the calling
-     * thread.
+     * when). A loop from {@link #open()} is closed at once on the thread that drives it
+     * (or on any thread once that thread has ended); from another thread, the close is
+     * requested and the driving thread's next {@code run}/{@code runOnce} iteration
+     * carries it out, since that thread may be using the loop between two iterations.
      */
     @Override
     public void close() {
         if (state.get() == TERMINATED) {
             return;
         }
-        if (!ownThread && running.compareAndSet(false, true)) {
-            Thread previous = thread;
+        Thread driver = thread;
+        boolean mayTakeOver = !ownThread && (driver == Thread.currentThread() || driver == null || !driver.isAlive());
+        if (mayTakeOver && running.compareAndSet(false, true)) {
             thread = Thread.currentThread();
             try {
                 shutdownDeadline.set(0);
@@ -734,28 +918,38 @@ public final class EventLoop implements Executor, AutoCloseable {
                 if (state.get() != TERMINATED) {
                     moveIncomingTimers();
                     beginResourceShutdown();
-                    terminate();
+                    terminate(null);
                 }
             } finally {
-                thread = previous;
+                thread = driver;
                 running.set(false);
             }
             return;
         }
         shutdownGracefully(Duration.ZERO);
+        if (!ownThread) {
+            // The application's thread drives this loop and may be between two runOnce
+            // calls, using the loop's state: closing it from here would run callbacks on
+            // two threads at once. Its next iteration terminates the loop instead.
+            return;
+        }
         // Not from a loop thread, this one's or another's: two loops closing each other
         // (say, both closing their group) would each wait for the other forever.
         if (RUNNING.get() == null) {
-            terminationFuture.join();
+            terminationFuture.handle((done, failure) -> null).join(); // a failed loop is closed too
         }
     }
 
     private boolean resourcesAsked;
 
     private void advanceShutdown() {
+        boolean pastDeadline = nanoTime() >= shutdownDeadline.get();
+        if (!shutdownReached && !pastDeadline) {
+            return;
+        }
         boolean remaining = beginResourceShutdown();
-        if (!remaining || nanoTime() >= shutdownDeadline.get()) {
-            terminate();
+        if (!remaining || pastDeadline) {
+            terminate(null);
         }
     }
 
@@ -782,51 +976,98 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         if (remaining) {
             // Connections that finished flushing during beginGracefulClose were queued for a flush.
-            flushAll();
+            runDeferredFlushes();
         }
         return remaining;
     }
 
-    private void terminate() {
+    /** The loop itself failed: end it, closing everything, and say so on every channel we have. */
+    private void fail(Throwable failure) {
+        try {
+            log.error("event loop {} failed and is terminating; its connections are closed", name, failure);
+        } catch (Throwable ignored) {
+            // out of memory even for the log line: the termination future still says why
+        }
+        if (state.get() != TERMINATED) {
+            terminate(failure);
+        }
+    }
+
+    /**
+     * Closes everything and completes the termination future: exceptionally with
+     * {@code failure}, if the loop failed. Every step is attempted even if one fails, so a
+     * loop that fails while terminating still ends as terminated.
+     */
+    private void terminate(Throwable failure) {
         state.set(TERMINATED);
-        for (SelectionKey key : selector.keys().toArray(new SelectionKey[0])) {
-            Registration registration = (Registration) key.attachment();
-            IoHandler h = registration.handlerUnchecked();
-            if (h instanceof LoopResource) {
-                if (!((LoopResource) h).isClosed()) {
-                    ((LoopResource) h).forceClose();
+        try {
+            // Tasks submitted before termination run first: they may be the writes and
+            // closes that other threads handed over, and get one flush before the close.
+            // After this, execute() refuses.
+            Runnable task;
+            while ((task = tasks.poll()) != null) {
+                pendingTasks.decrementAndGet();
+                runIgnoringFailure(task);
+            }
+            runIgnoringFailure(this::runDeferredFlushes);
+            for (SelectionKey key : selector.keys().toArray(new SelectionKey[0])) {
+                if (!key.isValid()) {
+                    continue; // unregistered by its owner, whose channel it stays
                 }
+                Registration registration = (Registration) key.attachment();
+                IoHandler h = registration.handlerUnchecked();
+                if (h instanceof LoopResource) {
+                    LoopResource resource = (LoopResource) h;
+                    if (!resource.isClosed()) {
+                        runIgnoringFailure(() -> resource.forceClose(null));
+                    }
+                } else {
+                    // A raw registration: the loop is the last owner that knows about it.
+                    registration.closeQuietly();
+                }
+            }
+            for (TimerHandle t : timers.drain()) {
+                t.cancel();
+            }
+            TimerHandle incoming;
+            while ((incoming = incomingTimers.poll()) != null) {
+                incoming.cancel();
+            }
+            cancelledTimers.clear();
+            deferredFlushes.clear();
+            pausedForMemory.clear();
+            try {
+                selector.close();
+            } catch (IOException e) {
+                log.debug("closing the selector failed", e);
+            }
+            runIgnoringFailure(() -> runAfterSelect(waitingForThisSelect));
+            runIgnoringFailure(() -> runAfterSelect(waitingForNextSelect));
+            pool.clear();
+            budget.detach(this);
+            log.debug("event loop {} terminated", name);
+        } catch (Throwable t) {
+            if (failure == null) {
+                failure = t;
+            } else if (failure != t) {
+                failure.addSuppressed(t);
+            }
+        } finally {
+            if (failure == null) {
+                terminationFuture.complete(null);
             } else {
-                // A raw registration: the loop is the last owner that knows about it.
-                registration.closeQuietly();
+                terminationFuture.completeExceptionally(failure);
             }
         }
-        for (TimerHandle t : timers.drain()) {
-            t.cancel();
-        }
-        TimerHandle incoming;
-        while ((incoming = incomingTimers.poll()) != null) {
-            incoming.cancel();
-        }
-        cancelledTimers.clear();
-        // Tasks submitted before termination still run (they may be the writes and
-        // closes that other threads handed over); after it, execute() refuses.
-        Runnable task;
-        while ((task = tasks.poll()) != null) {
-            pendingTasks.decrementAndGet();
-            runSafely(task, "task");
-        }
-        flushQueue.clear();
+    }
+
+    /** While terminating: a failing task or close must not stop the rest from closing. */
+    private void runIgnoringFailure(Runnable r) {
         try {
-            selector.close();
-        } catch (IOException e) {
-            log.debug("closing the selector failed", e);
+            runSafely(r, "task");
+        } catch (Throwable fatal) {
+            log.debug("event loop {}: fatal error while terminating", name, fatal);
         }
-        runAfterSelect(waitingForThisSelect);
-        runAfterSelect(waitingForNextSelect);
-        pool.clear();
-        log.debug("event loop {} terminated", name);
-        terminationFuture.complete(null);
     }
 
     @Override

@@ -38,20 +38,31 @@ public final class EventLoopGroup implements AutoCloseable, Iterable<EventLoop> 
     }
 
     /**
-     * Starts {@code n} loops, each on a new (non-daemon) thread named
-     * {@code namePrefix-0} to {@code namePrefix-(n-1)}. Any thread.
+     * Starts {@code n} loops with default {@link LoopOptions}, each on a new (non-daemon)
+     * thread named {@code namePrefix-0} to {@code namePrefix-(n-1)}. Any thread.
      *
      * @throws IllegalArgumentException if {@code n < 1}
      */
     public static EventLoopGroup start(int n, String namePrefix) {
+        return start(n, namePrefix, LoopOptions.defaults());
+    }
+
+    /**
+     * As {@link #start(int, String)}, with these options. The loops share one
+     * {@link MemoryBudget} of {@link LoopOptions#memoryBudget()} bytes: a limit for the
+     * process, not per loop. Any thread.
+     */
+    public static EventLoopGroup start(int n, String namePrefix, LoopOptions options) {
+        Objects.requireNonNull(options, "options");
         if (n < 1) {
             throw new IllegalArgumentException("a group needs at least one loop, not " + n);
         }
         Objects.requireNonNull(namePrefix, "namePrefix");
+        MemoryBudget budget = options.newBudget();
         List<EventLoop> started = new ArrayList<>(n);
         try {
             for (int i = 0; i < n; i++) {
-                started.add(EventLoop.start(namePrefix + "-" + i));
+                started.add(EventLoop.start(namePrefix + "-" + i, budget));
             }
         } catch (RuntimeException | Error e) {
             // A half-started group would leave non-daemon threads behind with nobody to stop them.
@@ -74,6 +85,11 @@ public final class EventLoopGroup implements AutoCloseable, Iterable<EventLoop> 
     /** The loops, in the order {@link #next()} hands them out. Unmodifiable. Any thread. */
     public List<EventLoop> loops() {
         return loops;
+    }
+
+    /** The memory budget every loop of the group shares. Any thread. */
+    public MemoryBudget memoryBudget() {
+        return loops.get(0).memoryBudget();
     }
 
     /** Number of loops. Any thread. */
@@ -102,7 +118,11 @@ public final class EventLoopGroup implements AutoCloseable, Iterable<EventLoop> 
         return terminationFuture;
     }
 
-    /** Completes when every loop has terminated. Any thread. */
+    /**
+     * Completes when every loop has terminated; exceptionally if any loop failed (see
+     * {@link EventLoop#terminationFuture()}: each loop's own future completes as soon as
+     * that loop has failed). Any thread.
+     */
     public CompletableFuture<Void> terminationFuture() {
         return terminationFuture;
     }

@@ -13,6 +13,7 @@ abstract class FrameDecoder implements Handler {
     private final FrameHandler frames;
     private Connection connection;
     private BufferPool pool;
+    private MemoryAccount memory;
     /** Bytes of the partial frame, in write mode (position = bytes held); null while none. */
     private ByteBuffer accumulation;
     /** Set once closed, failed, or a frame handler threw: nothing is delivered after it. */
@@ -52,6 +53,7 @@ abstract class FrameDecoder implements Handler {
         }
         if (pool == null) {
             pool = c.loop().pool;
+            memory = MemoryAccount.of(c);
         }
         try {
             decode(c, data);
@@ -140,12 +142,12 @@ abstract class FrameDecoder implements Handler {
         }
         int needed = held() + length;
         if (accumulation == null) {
-            accumulation = pool.takeAccumulation(needed);
+            accumulation = pool.takeAccumulation(needed, memory);
         } else if (accumulation.capacity() < needed) {
             int grown = (int) Math.min(maxCapacity, Math.max(needed, 2L * accumulation.capacity()));
-            ByteBuffer bigger = pool.takeAccumulation(grown);
+            ByteBuffer bigger = pool.takeAccumulation(grown, memory);
             bigger.put(accumulation.flip());
-            pool.giveAccumulation(accumulation);
+            pool.giveAccumulation(accumulation, memory);
             accumulation = bigger;
         }
         int limit = data.limit();
@@ -158,7 +160,7 @@ abstract class FrameDecoder implements Handler {
         ByteBuffer b = accumulation;
         if (b != null) {
             accumulation = null; // first, so that a re-entrant close cannot give it back twice
-            pool.giveAccumulation(b);
+            pool.giveAccumulation(b, memory);
         }
     }
 

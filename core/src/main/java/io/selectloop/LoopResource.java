@@ -9,8 +9,11 @@ interface LoopResource {
     /** Start an orderly close (idempotent). Called on the loop thread. */
     void beginGracefulClose();
 
-    /** The shutdown deadline passed: close now, dropping whatever is left. */
-    void forceClose();
+    /**
+     * Close now, dropping whatever is left: the shutdown deadline passed (cause null),
+     * or this resource's I/O handler failed (the cause). Called on the loop thread.
+     */
+    void forceClose(Throwable causeOrNull);
 
     /** True once nothing of this resource is left open. */
     boolean isClosed();

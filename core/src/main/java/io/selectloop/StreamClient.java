@@ -299,8 +299,12 @@ public final class StreamClient {
         }
 
         @Override
-        public void forceClose() {
-            beginGracefulClose();
+        public void forceClose(Throwable cause) {
+            if (cause == null) {
+                beginGracefulClose();
+            } else {
+                fail(cause);
+            }
         }
 
         @Override

@@ -3,7 +3,6 @@ package io.selectloop;
 import static java.nio.channels.SelectionKey.OP_READ;
 import static java.nio.channels.SelectionKey.OP_WRITE;
 
-import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -11,26 +10,27 @@ import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
 
 /**
- * A TCP or Unix-domain stream connection on one loop. Everything that changes state
- * runs on the loop thread; the public "any thread" methods hop there first.
+ * A TCP or Unix-domain stream connection on one loop: the state machine (open, closing,
+ * closed), the read path, and the handler's callbacks. Its output lives in an
+ * {@link OutboundQueue}, its deadlines in {@link ConnectionDeadlines}. Everything that
+ * changes state runs on the loop thread; the public "any thread" methods hop there.
  *
- * <p>Output is a queue of pooled direct chunks (and file regions for
- * {@link #sendFile}). Writes append to it and put the connection on the loop's flush
- * list; the loop flushes each listed connection once, with one gathering write, at the
- * end of the iteration. Only if the socket cannot take everything does the connection
- * ask for {@code OP_WRITE}, and it drops that interest as soon as the queue drains, so
- * a full socket never makes the loop spin.
+ * <p>Writes append to the queue and defer a flush to the end of the dispatch or
+ * iteration ({@link EventLoop#deferFlush}), so a thousand writes in one callback cost
+ * one gathering write. Only if the socket does not take everything does the connection
+ * ask for {@code OP_WRITE}, and it drops that interest as soon as the queue drains, so a
+ * full socket never makes the loop spin.
  */
-final class StreamConnection implements Connection, IoHandler, LoopResource, PendingFlush {
+final class StreamConnection implements Connection, IoHandler, LoopResource, DeferredFlush, ConnectionDeadlines.Owner {
     private static final Logger log = LoggerFactory.getLogger(StreamConnection.class);
     // A flood of bad peers or a handler bug hit by every connection must not flood the
     // log: the first line of each kind goes out, the rest are counted (LogLimiter).
@@ -39,28 +39,20 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     private static final LogLimiter limitLog = new LogLimiter(log, Level.WARN);
     private static final LogLimiter idleLog = new LogLimiter(log, Level.INFO);
 
-    /** Writes at least this big skip the copy when nothing is queued ahead of them. */
+    /** Direct buffers at least this big skip the copy when nothing is queued ahead of them. */
     static final int DIRECT_WRITE_THRESHOLD = BufferPool.CHUNK_SIZE;
-    /** Write attempts per flush before yielding to other connections. */
-    private static final int WRITE_SPIN_LIMIT = 16;
+    /** Under memory pressure, a read smaller than this is not worth a system call: pause instead. */
+    private static final int MIN_READ = 1024;
 
     private static final AtomicLongFieldUpdater<StreamConnection> IN_TRANSIT =
             AtomicLongFieldUpdater.newUpdater(StreamConnection.class, "inTransit");
+    private static final AtomicIntegerFieldUpdater<StreamConnection> WRITABLE =
+            AtomicIntegerFieldUpdater.newUpdater(StreamConnection.class, "writable");
 
     private static final int OPEN = 0, CLOSING = 1, CLOSED = 2;
-
-    /** A slice of a file waiting in the output queue. */
-    private static final class FileRegion {
-        final FileChannel file;
-        long position;
-        long remaining;
-
-        FileRegion(FileChannel file, long position, long count) {
-            this.file = file;
-            this.position = position;
-            this.remaining = count;
-        }
-    }
+    /** Why reading is off, as bits: any one keeps it off. */
+    private static final int PAUSED_BY_USER = 1, PAUSED_BY_BACK_PRESSURE = 2, PAUSED_BY_MEMORY = 4;
+    private static final int OUTPUT_OPEN = 0, OUTPUT_SHUTDOWN_REQUESTED = 1, OUTPUT_SHUT = 2;
 
     private final EventLoop loop;
     private final SocketChannel channel;
@@ -70,47 +62,35 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     private final boolean tcp;
     private final SocketAddress remoteAddress;
     private final SocketAddress localAddress;
+    private final MemoryAccount memory;
+    private final OutboundQueue output;
+    private final ConnectionDeadlines deadlines;
     private Registration registration;
     private int registeredOps = -1;
 
-    // Output, loop thread only unless volatile.
-    private ArrayDeque<Object> outbound; // BufferPool.Chunk or FileRegion; created on first use
-    private volatile long bufferedBytes; // in pooled chunks; read by other threads' write() for the cap
-    private volatile long pendingBytes; // buffered + file bytes
-    private volatile long inTransit;    // copied by other threads, not yet queued
-    private volatile boolean writable = true;
-    private boolean flushScheduled;
-    private boolean waitingForWritable;
-    private boolean outputShutdownRequested;
-    private boolean outputShut;
+    private volatile int state = OPEN;
+    private int outputState = OUTPUT_OPEN;
+    private int readPauses;
+    /** The peer ended its output, or sent something the framing rejects: read no more. */
+    private boolean inputEnded;
+    /** On the loop's deferred-flush list. */
+    private boolean flushDeferred;
+    /** The socket did not take everything: OP_WRITE is on until the queue drains. */
+    private boolean outputBlocked;
 
-    // Input, loop thread only.
-    private boolean readingPausedByUser;
-    private boolean readingPausedByBackPressure;
-    private boolean inputClosed;
+    /** Bytes copied by other threads' writes and not yet queued by the loop. */
+    private volatile long inTransit;
+    /**
+     * 1 while writable. Any thread may clear it (the write that crossed the high
+     * watermark); only the loop sets it again, when it reports {@code true}.
+     */
+    private volatile int writable = 1;
+    /** onWritabilityChanged(false) was delivered and (true) not yet. Loop thread only. */
+    private boolean unwritableSignalled;
 
-    private int state = OPEN;
-    private volatile boolean open = true;
-    private volatile Object attachment;
-
-    // Idle detection, loop thread only: the times of the last read and write, and of the
-    // last onIdle per kind (so a handler that keeps an idle connection open hears again
-    // only after another full period). One timer per connection, armed for the earliest
-    // deadline and re-armed when it fires early: reads and writes only store a time.
-    private long lastReadNanos;
-    private long lastWriteNanos;
-    private long readIdleFiredNanos = Long.MIN_VALUE;
-    private long writeIdleFiredNanos = Long.MIN_VALUE;
-    private long allIdleFiredNanos = Long.MIN_VALUE;
-    private final boolean idleTracking;
-    private TimerHandle idleTimer;
     /** The cause onClose reports when a graceful close, begun because of an error, completes. */
     private Throwable closeCause;
-
-    long bytesRead;
-    long bytesWritten;
-    /** Write system calls made (tests prove that small writes coalesce). */
-    long socketWrites;
+    private volatile Object attachment;
 
     /** Hooks for the server that accepted this connection (counting, limits). */
     interface ConnectionListener {
@@ -127,7 +107,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         this.remoteAddress = addressOrNull(true);
         this.localAddress = addressOrNull(false);
         this.tcp = remoteAddress instanceof InetSocketAddress || localAddress instanceof InetSocketAddress;
-        this.idleTracking = options.hasIdleTimeout();
+        this.memory = new MemoryAccount(loop.memoryBudget());
+        this.output = new OutboundQueue(loop.pool, memory);
+        this.deadlines = new ConnectionDeadlines(loop, options, this);
     }
 
     private SocketAddress addressOrNull(boolean remote) {
@@ -172,94 +154,19 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         } catch (IOException | RuntimeException e) {
             log.debug("could not register {}; closing it", this, e);
             state = CLOSED;
-            open = false;
             closeChannelQuietly();
             if (listener != null) {
                 listener.connectionClosed(this);
             }
             return;
         }
+        memory.budget.connectionOpened();
         updateInterest();
-        if (idleTracking) {
-            lastReadNanos = lastWriteNanos = System.nanoTime();
-            armIdleTimer(lastReadNanos);
-        }
+        deadlines.start();
         try {
             handler.onOpen(this);
         } catch (Throwable t) {
             handlerFailed("onOpen", t);
-        }
-    }
-
-    // ------------------------------------------------------------------ idleness
-
-    private static long idleDeadline(long timeout, long lastActivity, long lastFired) {
-        return timeout <= 0 ? Long.MAX_VALUE : Math.max(lastActivity, lastFired) + timeout;
-    }
-
-    private long readIdleDeadline() {
-        // Once the peer has shut its output, or this side is closing (reading is off for
-        // good), no read can ever come: not idleness.
-        return inputClosed || state != OPEN ? Long.MAX_VALUE : idleDeadline(options.readIdleNanos(), lastReadNanos, readIdleFiredNanos);
-    }
-
-    private long writeIdleDeadline() {
-        return idleDeadline(options.writeIdleNanos(), lastWriteNanos, writeIdleFiredNanos);
-    }
-
-    private long allIdleDeadline() {
-        return idleDeadline(options.allIdleNanos(), Math.max(lastReadNanos, lastWriteNanos), allIdleFiredNanos);
-    }
-
-    private void armIdleTimer(long now) {
-        long next = nextIdleDeadline();
-        if (next == Long.MAX_VALUE) {
-            return;
-        }
-        idleTimer = loop.schedule(this::checkIdle, Math.max(0, next - now), java.util.concurrent.TimeUnit.NANOSECONDS);
-    }
-
-    private void checkIdle() {
-        idleTimer = null;
-        if (state == CLOSED) {
-            return;
-        }
-        long now = System.nanoTime();
-        if (state == CLOSING && now - nextIdleDeadline() >= 0) {
-            // close() is waiting for output the peer does not take: onIdle's usual answer,
-            // close(), is already under way, so finish it the hard way.
-            long unsent = pendingBytes;
-            idleLog.log("{}: idle while flushing {} bytes on close; closing now", this, unsent);
-            doClose(new IdleTimeoutException("closed after an idle timeout with " + unsent + " bytes of output unsent"));
-            return;
-        }
-        if (now - readIdleDeadline() >= 0) {
-            readIdleFiredNanos = now;
-            fireIdle(IdleKind.READ);
-        }
-        if (state != CLOSED && now - writeIdleDeadline() >= 0) {
-            writeIdleFiredNanos = now;
-            fireIdle(IdleKind.WRITE);
-        }
-        if (state != CLOSED && now - allIdleDeadline() >= 0) {
-            allIdleFiredNanos = now;
-            fireIdle(IdleKind.ALL);
-        }
-        if (state != CLOSED) {
-            armIdleTimer(now);
-        }
-    }
-
-    private long nextIdleDeadline() {
-        return Math.min(readIdleDeadline(), Math.min(writeIdleDeadline(), allIdleDeadline()));
-    }
-
-    private void fireIdle(IdleKind kind) {
-        idleLog.log("{}: {} idle timeout", this, kind);
-        try {
-            handler.onIdle(this, kind);
-        } catch (Throwable t) {
-            handlerFailed("onIdle", t);
         }
     }
 
@@ -271,7 +178,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             // Writable first: draining output frees memory and may clear back-pressure,
             // which decides whether this pass reads at all.
             if ((readyOps & OP_WRITE) != 0) {
-                flushNow();
+                flushOnLoop();
             }
             if ((readyOps & OP_READ) != 0 && state == OPEN) {
                 read();
@@ -281,20 +188,25 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             // next connection, so a wake-up with thousands of ready connections needs a
             // handful of chunks instead of one per connection. Still one write per
             // dispatch, however many write() calls the handler made.
-            flushPending();
+            runDeferredFlush();
         } catch (RuntimeException | Error e) {
             internalFailure(e);
         }
     }
 
     private boolean readingEnabled() {
-        return state == OPEN && !inputClosed && !readingPausedByUser && !readingPausedByBackPressure;
+        return state == OPEN && !inputEnded && readPauses == 0;
     }
 
     private void read() {
         ByteBuffer buffer = loop.readBuffer;
         for (int i = 0; i < options.maxReadsPerWakeup() && readingEnabled(); i++) {
-            buffer.clear();
+            int room = readAllowance();
+            if (room < MIN_READ) {
+                pauseForMemory();
+                return;
+            }
+            buffer.clear().limit(room);
             int n;
             try {
                 n = channel.read(buffer);
@@ -303,18 +215,19 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
                 return;
             }
             if (n > 0) {
-                bytesRead += n;
-                if (idleTracking) {
-                    lastReadNanos = System.nanoTime();
+                if (deadlines.idleTracking) {
+                    deadlines.read(System.nanoTime());
                 }
-                buffer.flip();
+                // A view of exactly this read: the rest of the shared buffer may hold
+                // bytes another peer sent, which this handler must never reach.
+                ByteBuffer data = buffer.slice(0, n);
                 try {
-                    handler.onData(this, buffer);
+                    handler.onData(this, data);
                 } catch (Throwable t) {
                     handlerFailed("onData", t);
                     return;
                 }
-                if (n < buffer.capacity()) {
+                if (n < room) {
                     return; // a short read: the socket is drained, skip the read that would return 0
                 }
             } else if (n < 0) {
@@ -326,10 +239,58 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
     }
 
-    private void endOfInput() {
-        inputClosed = true;
+    /**
+     * How many bytes this read may take. Everything while the budget is comfortable;
+     * under pressure only what keeps this connection within its fair share, so a read
+     * can never be what takes the process over its budget.
+     */
+    private int readAllowance() {
+        MemoryBudget budget = memory.budget;
+        if (!budget.underPressure()) {
+            return EventLoop.READ_BUFFER_SIZE;
+        }
+        if (budget.exceeded()) {
+            loop.requestShed();
+        }
+        return (int) Math.max(0, Math.min(EventLoop.READ_BUFFER_SIZE, budget.fairShare() - heldBytes()));
+    }
+
+    private void pauseForMemory() {
+        readPauses |= PAUSED_BY_MEMORY;
         updateInterest();
-        if (outputShut) {
+        loop.pausedForMemory(this);
+    }
+
+    /**
+     * Asked by the loop while this connection is paused for memory. Loop thread only.
+     *
+     * @return true if it stays paused
+     */
+    boolean resumeIfMemoryAllows() {
+        if (state == CLOSED || (readPauses & PAUSED_BY_MEMORY) == 0) {
+            return false;
+        }
+        if (readAllowance() < MIN_READ) {
+            return true;
+        }
+        readPauses &= ~PAUSED_BY_MEMORY;
+        updateInterest();
+        return false;
+    }
+
+    /** Bytes of the memory budget this connection holds. Loop thread only. */
+    long heldBytes() {
+        return memory.held() + inTransit;
+    }
+
+    MemoryAccount memory() {
+        return memory;
+    }
+
+    private void endOfInput() {
+        inputEnded = true;
+        updateInterest();
+        if (outputState == OUTPUT_SHUT) {
             doClose(null); // both directions are done
             return;
         }
@@ -344,7 +305,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         if (state == CLOSED || registration == null) {
             return;
         }
-        int ops = (readingEnabled() ? OP_READ : 0) | (waitingForWritable ? OP_WRITE : 0);
+        int ops = (readingEnabled() ? OP_READ : 0) | (outputBlocked ? OP_WRITE : 0);
         if (ops != registeredOps) {
             registeredOps = ops;
             registration.interestOps(ops);
@@ -356,7 +317,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     @Override
     public void write(ByteBuffer src) {
         if (loop.inEventLoop()) {
-            writeOnLoop(src);
+            queueOnLoop(src, null);
             return;
         }
         int length = src.remaining();
@@ -375,13 +336,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     @Override
     public void writeAll(ByteBuffer... srcs) {
         if (loop.inEventLoop()) {
-            writeAllOnLoop(srcs);
+            queueOnLoop(null, srcs);
             return;
         }
-        long total = 0;
-        for (ByteBuffer b : srcs) {
-            total += b.remaining();
-        }
+        long total = remaining(null, srcs);
         if (total == 0) {
             return;
         }
@@ -397,31 +355,36 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             }
             handOver(copy.flip());
         } else {
-            for (ByteBuffer b : srcs) {
-                b.position(b.limit());
-            }
+            discard(null, srcs);
         }
     }
 
     /**
      * Checks a write from another thread before anything is copied: dropped if the
      * connection is gone, and failing the connection if it would take buffered output
-     * past the cap. On success the bytes count as in transit until the loop queues them.
+     * past the cap. On success the bytes count as in transit until the loop queues them:
+     * for the cap, the memory budget and writability alike.
      */
     private boolean admitForeignWrite(int length) {
-        if (!open) {
+        if (state == CLOSED) {
             return false;
         }
         long transit = IN_TRANSIT.addAndGet(this, length);
         // Buffered bytes only, as on the loop: file regions hold no memory, so a large
         // pending sendFile must not make a small write from another thread fail.
-        if (bufferedBytes + transit > options.maxPendingWriteBytes()) {
+        if (output.bufferedBytes() + transit > options.maxPendingWriteBytes()) {
             // A foreign producer outrunning the socket: fail here rather than queue
             // an unbounded number of copies on the way to the loop.
             IN_TRANSIT.addAndGet(this, -length);
-            long attempted = bufferedBytes + transit;
+            long attempted = output.bufferedBytes() + transit;
             hop(() -> fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted)));
             return false;
+        }
+        memory.budget.charge(length);
+        if (output.pendingBytes() + transit > options.highWatermark() && WRITABLE.compareAndSet(this, 1, 0)) {
+            // isWritable() says false from now on, so the loop owes this producer the
+            // (false) callback and later a (true) one: queued ahead of the bytes.
+            hop(this::signalUnwritable);
         }
         return true;
     }
@@ -430,23 +393,21 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         int length = copy.remaining();
         try {
             loop.execute(() -> {
-                IN_TRANSIT.addAndGet(this, -length);
-                writeOnLoop(copy);
+                arrived(length);
+                queueOnLoop(copy, null);
             });
         } catch (RejectedExecutionException e) {
-            IN_TRANSIT.addAndGet(this, -length);
+            arrived(length);
             if (!loop.isTerminated()) {
                 throw e;
             }
         }
     }
 
-    private void writeOnLoop(ByteBuffer src) {
-        queueOnLoop(src, null);
-    }
-
-    private void writeAllOnLoop(ByteBuffer[] srcs) {
-        queueOnLoop(null, srcs);
+    /** A hand-off reached the loop (or never will): the bytes are no longer in transit. */
+    private void arrived(int length) {
+        IN_TRANSIT.addAndGet(this, -length);
+        memory.budget.release(length);
     }
 
     /**
@@ -460,17 +421,18 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         if (length == 0) {
             return;
         }
-        if (state != OPEN || outputShutdownRequested) {
+        if (state != OPEN || outputState != OUTPUT_OPEN) {
             discard(single, many);
             return;
         }
-        if (length >= DIRECT_WRITE_THRESHOLD && bufferedBytes == 0 && pendingBytes == 0 && !waitingForWritable) {
+        // Direct buffers only: for a heap buffer the JDK would copy it into a temporary
+        // direct buffer of the same size and keep that cached for the thread's life,
+        // outside every limit. Copying it into pooled chunks costs the same one copy.
+        if (length >= DIRECT_WRITE_THRESHOLD && output.isEmpty() && allDirect(single, many)) {
             try {
-                socketWrites++;
                 long written = single != null ? channel.write(single) : channel.write(many);
-                bytesWritten += written;
-                if (written > 0 && idleTracking) {
-                    lastWriteNanos = System.nanoTime();
+                if (written > 0 && deadlines.idleTracking) {
+                    deadlines.wrote(System.nanoTime());
                 }
                 length -= written;
             } catch (IOException e) {
@@ -482,22 +444,32 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
                 return;
             }
         }
-        if (bufferedBytes + length > options.maxPendingWriteBytes()) {
-            long attempted = bufferedBytes + length;
+        if (output.bufferedBytes() + length > options.maxPendingWriteBytes()) {
+            long attempted = output.bufferedBytes() + length;
             discard(single, many);
             fail(new WriteLimitExceededException(options.maxPendingWriteBytes(), attempted));
             return;
         }
         if (single != null) {
-            append(single);
+            output.append(single);
         } else {
             for (ByteBuffer b : many) {
-                append(b);
+                output.append(b);
             }
         }
-        bufferedBytes += length;
-        pendingBytes += length;
         afterEnqueue();
+    }
+
+    private static boolean allDirect(ByteBuffer single, ByteBuffer[] many) {
+        if (single != null) {
+            return single.isDirect();
+        }
+        for (ByteBuffer b : many) {
+            if (!b.isDirect()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static long remaining(ByteBuffer single, ByteBuffer[] many) {
@@ -522,21 +494,6 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
     }
 
-    private void append(ByteBuffer src) {
-        if (outbound == null) {
-            outbound = new ArrayDeque<>(4);
-        }
-        Object tail = outbound.peekLast();
-        BufferPool.Chunk chunk = tail instanceof BufferPool.Chunk ? (BufferPool.Chunk) tail : null;
-        while (src.hasRemaining()) {
-            if (chunk == null || !chunk.hasRoom()) {
-                chunk = loop.pool.take();
-                outbound.addLast(chunk);
-            }
-            chunk.append(src);
-        }
-    }
-
     @Override
     public void sendFile(FileChannel file, long position, long count) {
         Objects.requireNonNull(file, "file");
@@ -547,42 +504,69 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             return;
         }
         hop(() -> {
-            if (state != OPEN || outputShutdownRequested) {
+            if (state != OPEN || outputState != OUTPUT_OPEN) {
                 return;
             }
-            if (outbound == null) {
-                outbound = new ArrayDeque<>(4);
-            }
-            outbound.addLast(new FileRegion(file, position, count));
-            pendingBytes += count;
+            output.appendFile(file, position, count);
             afterEnqueue();
         });
     }
 
     private void afterEnqueue() {
-        if (writable && pendingBytes > options.highWatermark()) {
-            writable = false;
-            if (options.pauseReadingWhenUnwritable()) {
-                readingPausedByBackPressure = true;
+        if (output.pendingBytes() + inTransit > options.highWatermark() && WRITABLE.compareAndSet(this, 1, 0)) {
+            signalUnwritable();
+        }
+        deferFlush();
+    }
+
+    private void deferFlush() {
+        if (!flushDeferred && !outputBlocked && state != CLOSED) {
+            flushDeferred = true;
+            loop.deferFlush(this);
+        }
+    }
+
+    /** Reports the crossing above the high watermark that a write (on any thread) made. */
+    private void signalUnwritable() {
+        if (state == CLOSED || unwritableSignalled) {
+            return;
+        }
+        unwritableSignalled = true;
+        if (options.pauseReadingWhenUnwritable()) {
+            readPauses |= PAUSED_BY_BACK_PRESSURE;
+            updateInterest();
+        }
+        fireWritabilityChanged(false);
+        // From another thread this may come after its bytes have already gone out.
+        writableAgainIfDrained();
+    }
+
+    private void writableAgainIfDrained() {
+        if (!unwritableSignalled || state == CLOSED) {
+            return;
+        }
+        long pending = output.pendingBytes() + inTransit;
+        // "Empty" counts as below the low watermark, so watermarks(0, high) works too.
+        if (pending < options.lowWatermark() || pending == 0) {
+            unwritableSignalled = false;
+            writable = 1;
+            if ((readPauses & PAUSED_BY_BACK_PRESSURE) != 0) {
+                readPauses &= ~PAUSED_BY_BACK_PRESSURE;
                 updateInterest();
             }
-            fireWritabilityChanged(false);
-        }
-        if (!flushScheduled && !waitingForWritable && state != CLOSED) {
-            flushScheduled = true;
-            loop.scheduleFlush(this);
+            fireWritabilityChanged(true);
         }
     }
 
     @Override
-    public void flushPending() {
-        if (!flushScheduled) {
+    public void runDeferredFlush() {
+        if (!flushDeferred) {
             return; // flushed already, at the end of its own dispatch
         }
-        flushScheduled = false;
-        if (!waitingForWritable) {
+        flushDeferred = false;
+        if (!outputBlocked) {
             try {
-                flushNow();
+                flushOnLoop();
             } catch (RuntimeException | Error e) {
                 internalFailure(e);
             }
@@ -591,106 +575,37 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     @Override
     public void flush() {
-        hop(this::flushNow);
+        hop(this::flushOnLoop);
     }
 
     /** Writes as much as the socket takes now. Loop thread only. */
-    private void flushNow() {
+    private void flushOnLoop() {
         if (state == CLOSED) {
             return;
         }
+        long written;
         try {
-            writeQueued();
+            written = output.writeTo(channel, loop.gatherScratch);
         } catch (IOException e) {
             ioFailed(e);
             return;
         }
-        boolean drained = outbound == null || outbound.isEmpty();
-        if (drained != !waitingForWritable) {
-            waitingForWritable = !drained;
+        if (written > 0 && deadlines.wantsWriteTimes(outputBlocked)) {
+            deadlines.wrote(System.nanoTime());
+        }
+        boolean drained = output.isEmpty();
+        if (drained == outputBlocked) {
+            outputBlocked = !drained;
+            if (outputBlocked) {
+                deadlines.outputBlocked(System.nanoTime());
+            }
             updateInterest();
         }
-        // "Empty" counts as below the low watermark, so watermarks(0, high) works too.
-        if (!writable && (pendingBytes < options.lowWatermark() || pendingBytes == 0)) {
-            writable = true;
-            if (readingPausedByBackPressure) {
-                readingPausedByBackPressure = false;
-                updateInterest();
-            }
-            fireWritabilityChanged(true);
-        }
+        writableAgainIfDrained();
         // Asked again, not taken from above: onWritabilityChanged(true) may just have
         // written more (and then closed), and those bytes must go out first.
-        if (state != CLOSED && (outbound == null || outbound.isEmpty())) {
+        if (state != CLOSED && output.isEmpty()) {
             outputDrained();
-        }
-    }
-
-    private void writeQueued() throws IOException {
-        if (outbound == null) {
-            return;
-        }
-        ByteBuffer[] gather = loop.gatherScratch;
-        for (int spin = 0; spin < WRITE_SPIN_LIMIT && !outbound.isEmpty(); spin++) {
-            Object head = outbound.peekFirst();
-            if (head instanceof FileRegion) {
-                FileRegion region = (FileRegion) head;
-                socketWrites++;
-                long n = region.file.transferTo(region.position, region.remaining, channel);
-                if (n == 0 && region.position >= region.file.size()) {
-                    throw new EOFException("sendFile: the file ended at " + region.position + " with "
-                            + region.remaining + " bytes still to send");
-                }
-                region.position += n;
-                region.remaining -= n;
-                pendingBytes -= n;
-                bytesWritten += n;
-                if (n > 0 && idleTracking) {
-                    lastWriteNanos = System.nanoTime();
-                }
-                if (region.remaining > 0) {
-                    if (n == 0) {
-                        return; // socket full
-                    }
-                    continue;
-                }
-                outbound.pollFirst();
-                continue;
-            }
-            int count = 0;
-            long attempted = 0;
-            for (Object o : outbound) {
-                if (!(o instanceof BufferPool.Chunk) || count == gather.length) {
-                    break;
-                }
-                ByteBuffer b = ((BufferPool.Chunk) o).drain;
-                gather[count++] = b;
-                attempted += b.remaining();
-            }
-            long n;
-            socketWrites++;
-            try {
-                n = channel.write(gather, 0, count);
-            } finally {
-                java.util.Arrays.fill(gather, 0, count, null);
-            }
-            bytesWritten += n;
-            if (n > 0 && idleTracking) {
-                lastWriteNanos = System.nanoTime();
-            }
-            bufferedBytes -= n;
-            pendingBytes -= n;
-            while (!outbound.isEmpty() && outbound.peekFirst() instanceof BufferPool.Chunk) {
-                BufferPool.Chunk c = (BufferPool.Chunk) outbound.peekFirst();
-                if (c.readable() > 0) {
-                    break;
-                }
-                outbound.pollFirst();
-                loop.pool.give(c);
-            }
-            if (n < attempted) {
-                return; // socket full
-            }
         }
     }
 
@@ -698,15 +613,15 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     private void outputDrained() {
         if (state == CLOSING) {
             doClose(closeCause);
-        } else if (outputShutdownRequested && !outputShut) {
+        } else if (outputState == OUTPUT_SHUTDOWN_REQUESTED) {
             try {
                 channel.shutdownOutput();
             } catch (IOException e) {
                 ioFailed(e);
                 return;
             }
-            outputShut = true;
-            if (inputClosed) {
+            outputState = OUTPUT_SHUT;
+            if (inputEnded) {
                 doClose(null);
             }
         }
@@ -722,15 +637,12 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     @Override
     public boolean isWritable() {
-        // Bytes written from other threads count before they reach the loop, so a
-        // producer thread that honours isWritable() stays near the high watermark
-        // instead of running into maxPendingWriteBytes while the loop is busy.
-        return writable && (inTransit == 0 || pendingBytes + inTransit <= options.highWatermark());
+        return writable == 1;
     }
 
     @Override
     public long pendingWriteBytes() {
-        return pendingBytes + inTransit;
+        return output.pendingBytes() + inTransit;
     }
 
     // ------------------------------------------------------------------ reading control
@@ -738,7 +650,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     @Override
     public void pauseReading() {
         hop(() -> {
-            readingPausedByUser = true;
+            readPauses |= PAUSED_BY_USER;
             updateInterest();
         });
     }
@@ -746,9 +658,57 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     @Override
     public void resumeReading() {
         hop(() -> {
-            readingPausedByUser = false;
+            readPauses &= ~PAUSED_BY_USER;
             updateInterest();
         });
+    }
+
+    // ------------------------------------------------------------------ deadlines
+
+    @Override
+    public boolean readIdlenessApplies() {
+        // Once the peer has shut its output, or this side is closing (reading is off for
+        // good), no read can ever come: not idleness.
+        return state == OPEN && !inputEnded;
+    }
+
+    @Override
+    public boolean isOutputBlocked() {
+        return outputBlocked;
+    }
+
+    @Override
+    public void idle(IdleKind kind) {
+        if (state == CLOSING) {
+            // close() is waiting for output the peer does not take: onIdle's usual answer,
+            // close(), is already under way, so finish it the hard way.
+            long unsent = output.pendingBytes();
+            idleLog.log("{}: idle while flushing {} bytes on close; closing now", this, unsent);
+            doClose(new IdleTimeoutException("closed after an idle timeout with " + unsent + " bytes of output unsent"));
+            return;
+        }
+        idleLog.log("{}: {} idle timeout", this, kind);
+        try {
+            handler.onIdle(this, kind);
+        } catch (Throwable t) {
+            handlerFailed("onIdle", t);
+        }
+    }
+
+    @Override
+    public void outputStalled(long stalledNanos) {
+        abortWithWarning(new WriteTimeoutException("no output progress for " + seconds(stalledNanos) + " with "
+                + output.pendingBytes() + " bytes pending: the peer is not reading (writeStallTimeout)"));
+    }
+
+    @Override
+    public void closeTimedOut(long timeoutNanos) {
+        abortWithWarning(new WriteTimeoutException("close() could not flush its last " + output.pendingBytes()
+                + " bytes within " + seconds(timeoutNanos) + " (closeTimeout)"));
+    }
+
+    private static String seconds(long nanos) {
+        return String.format("%.1f s", nanos / 1e9);
     }
 
     // ------------------------------------------------------------------ closing
@@ -756,11 +716,11 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     @Override
     public void shutdownOutput() {
         hop(() -> {
-            if (state != OPEN || outputShutdownRequested) {
+            if (state != OPEN || outputState != OUTPUT_OPEN) {
                 return;
             }
-            outputShutdownRequested = true;
-            if (outbound == null || outbound.isEmpty()) {
+            outputState = OUTPUT_SHUTDOWN_REQUESTED;
+            if (output.isEmpty()) {
                 outputDrained();
             }
         });
@@ -777,29 +737,37 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
         state = CLOSING;
         updateInterest();
-        if (outbound == null || outbound.isEmpty()) {
+        if (output.isEmpty()) {
             doClose(closeCause);
-        } else if (!flushScheduled && !waitingForWritable) {
-            flushScheduled = true;
-            loop.scheduleFlush(this);
+            return;
         }
+        deadlines.closing(System.nanoTime());
+        deferFlush();
     }
 
     @Override
     public void abort() {
-        hop(() -> {
-            if (state == CLOSED) {
-                return;
+        hop(() -> abortOnLoop(null));
+    }
+
+    /** Closes with a reset: the peer learns at once, and the kernel drops what it still holds. */
+    private void abortOnLoop(Throwable cause) {
+        if (state == CLOSED) {
+            return;
+        }
+        if (tcp) {
+            try {
+                channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+            } catch (IOException | RuntimeException e) {
+                log.debug("could not set SO_LINGER 0 on {}", this, e);
             }
-            if (tcp) {
-                try {
-                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
-                } catch (IOException | RuntimeException e) {
-                    log.debug("could not set SO_LINGER 0 on {}", this, e);
-                }
-            }
-            doClose(null);
-        });
+        }
+        doClose(cause);
+    }
+
+    /** Shed to keep the loop within its memory budget (the loop logs the burst). */
+    void shed(MemoryBudgetExceededException cause) {
+        abortOnLoop(cause);
     }
 
     /** A socket error: routine on the internet (resets, broken pipes), so debug level. */
@@ -811,6 +779,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     }
 
     private void handlerFailed(String callback, Throwable t) {
+        EventLoop.rethrowIfFatal(t);
         if (state == CLOSED) {
             return;
         }
@@ -820,7 +789,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
             // queued: send them, read nothing more, then close with this cause.
             peerErrorLog.log("{}: {}; closing this connection", this, t.getMessage());
             closeCause = t;
-            inputClosed = true;
+            inputEnded = true;
             closeOnLoop();
             return;
         }
@@ -834,6 +803,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
      * the loop's generic last-resort handler could not do.
      */
     private void internalFailure(Throwable t) {
+        EventLoop.rethrowIfFatal(t);
         if (state != CLOSED) {
             log.error("{}: unexpected failure; closing this connection", this, t);
             doClose(t);
@@ -848,42 +818,34 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
         }
     }
 
+    private void abortWithWarning(IOException e) {
+        if (state != CLOSED) {
+            limitLog.log("{}: {}; resetting this connection", this, e.getMessage());
+            abortOnLoop(e);
+        }
+    }
+
     private void doClose(Throwable cause) {
         if (state == CLOSED) {
             return;
         }
         state = CLOSED;
-        open = false;
-        if (idleTimer != null) {
-            idleTimer.cancel();
-            idleTimer = null;
-        }
+        deadlines.stop();
         if (registration != null) {
             registration.cancel();
+            memory.budget.connectionClosed();
         }
         closeChannelQuietly();
-        releaseOutput();
+        output.release();
         if (listener != null) {
             listener.connectionClosed(this);
         }
         try {
             handler.onClose(this, cause);
         } catch (Throwable t) {
+            EventLoop.rethrowIfFatal(t);
             log.warn("{}: handler onClose threw", this, t);
         }
-    }
-
-    private void releaseOutput() {
-        if (outbound != null) {
-            Object o;
-            while ((o = outbound.pollFirst()) != null) {
-                if (o instanceof BufferPool.Chunk) {
-                    loop.pool.give((BufferPool.Chunk) o);
-                }
-            }
-        }
-        bufferedBytes = 0;
-        pendingBytes = 0;
     }
 
     private void closeChannelQuietly() {
@@ -917,10 +879,12 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
     }
 
     @Override
-    public void forceClose() {
-        long unsent = pendingBytes;
-        doClose(unsent == 0 ? null
-                : new IOException("closed by event loop shutdown with " + unsent + " bytes of output unsent"));
+    public void forceClose(Throwable cause) {
+        long unsent = output.pendingBytes();
+        if (cause == null && unsent > 0) {
+            cause = new IOException("closed by event loop shutdown with " + unsent + " bytes of output unsent");
+        }
+        doClose(cause);
     }
 
     @Override
@@ -937,7 +901,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     @Override
     public boolean isOpen() {
-        return open;
+        return state != CLOSED;
     }
 
     @Override
@@ -966,7 +930,12 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Pen
 
     /** True while back-pressure (not the user) keeps reading off (tests). Loop thread only. */
     boolean isReadingPausedByBackPressure() {
-        return readingPausedByBackPressure;
+        return (readPauses & PAUSED_BY_BACK_PRESSURE) != 0;
+    }
+
+    /** True while the memory budget keeps reading off (tests). Loop thread only. */
+    boolean isReadingPausedForMemory() {
+        return (readPauses & PAUSED_BY_MEMORY) != 0;
     }
 
     /** The interest ops last given to the selector (tests). Loop thread only. */

@@ -17,6 +17,10 @@ import java.time.Duration;
 public final class StreamOptions {
     /** Idle timeouts beyond this (about 100 years) are treated as this, so deadlines never overflow. */
     private static final Duration MAX_IDLE = Duration.ofDays(36_500);
+    /** nginx's send_timeout: long enough for any live peer's window to open again. */
+    static final Duration DEFAULT_WRITE_STALL = Duration.ofSeconds(60);
+    /** A close that still trickles out after this long is serving a peer too slow to keep. */
+    static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(60);
     private static final StreamOptions DEFAULTS = builder().build();
 
     private final boolean tcpNoDelay;
@@ -35,6 +39,8 @@ public final class StreamOptions {
     private final long writeIdleNanos;
     private final long allIdleNanos;
     private final int maxConnections;
+    private final long writeStallNanos;
+    private final long closeTimeoutNanos;
 
     private StreamOptions(Builder b) {
         tcpNoDelay = b.tcpNoDelay;
@@ -53,6 +59,8 @@ public final class StreamOptions {
         writeIdleNanos = b.writeIdleNanos;
         allIdleNanos = b.allIdleNanos;
         maxConnections = b.maxConnections;
+        writeStallNanos = b.writeStallNanos;
+        closeTimeoutNanos = b.closeTimeoutNanos;
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -73,7 +81,8 @@ public final class StreamOptions {
                 .pauseReadingWhenUnwritable(pauseReadingWhenUnwritable)
                 .maxReadsPerWakeup(maxReadsPerWakeup).maxAcceptsPerWakeup(maxAcceptsPerWakeup)
                 .readIdleTimeout(Duration.ofNanos(readIdleNanos)).writeIdleTimeout(Duration.ofNanos(writeIdleNanos))
-                .allIdleTimeout(Duration.ofNanos(allIdleNanos)).maxConnections(maxConnections);
+                .allIdleTimeout(Duration.ofNanos(allIdleNanos)).maxConnections(maxConnections)
+                .writeStallTimeout(Duration.ofNanos(writeStallNanos)).closeTimeout(Duration.ofNanos(closeTimeoutNanos));
     }
 
     public boolean tcpNoDelay() { return tcpNoDelay; }
@@ -96,10 +105,16 @@ public final class StreamOptions {
     public Duration allIdleTimeout() { return Duration.ofNanos(allIdleNanos); }
     /** 0 when unlimited. */
     public int maxConnections() { return maxConnections; }
+    /** {@link Duration#ZERO} when off. */
+    public Duration writeStallTimeout() { return Duration.ofNanos(writeStallNanos); }
+    /** {@link Duration#ZERO} when off. */
+    public Duration closeTimeout() { return Duration.ofNanos(closeTimeoutNanos); }
 
     long readIdleNanos() { return readIdleNanos; }
     long writeIdleNanos() { return writeIdleNanos; }
     long allIdleNanos() { return allIdleNanos; }
+    long writeStallNanos() { return writeStallNanos; }
+    long closeTimeoutNanos() { return closeTimeoutNanos; }
 
     boolean hasIdleTimeout() {
         return readIdleNanos > 0 || writeIdleNanos > 0 || allIdleNanos > 0;
@@ -114,7 +129,8 @@ public final class StreamOptions {
                 + ", pauseReadingWhenUnwritable=" + pauseReadingWhenUnwritable
                 + ", maxReadsPerWakeup=" + maxReadsPerWakeup + ", maxAcceptsPerWakeup=" + maxAcceptsPerWakeup
                 + ", idleTimeouts(read/write/all)=" + readIdleTimeout() + "/" + writeIdleTimeout() + "/" + allIdleTimeout()
-                + ", maxConnections=" + maxConnections + "]";
+                + ", maxConnections=" + maxConnections + ", writeStallTimeout=" + writeStallTimeout()
+                + ", closeTimeout=" + closeTimeout() + "]";
     }
 
     /** Builds {@link StreamOptions}. Not thread-safe; build on one thread. */
@@ -135,6 +151,8 @@ public final class StreamOptions {
         private long writeIdleNanos;
         private long allIdleNanos;
         private int maxConnections;
+        private long writeStallNanos = DEFAULT_WRITE_STALL.toNanos();
+        private long closeTimeoutNanos = DEFAULT_CLOSE_TIMEOUT.toNanos();
 
         private Builder() {
         }
@@ -250,6 +268,31 @@ public final class StreamOptions {
          */
         public Builder maxConnections(int connections) {
             maxConnections = requireAtLeast(connections, 0, "maxConnections");
+            return this;
+        }
+
+        /**
+         * Closes a connection whose queued output makes no progress for this long: the
+         * socket takes not one byte of it (the peer stopped reading, or vanished without a
+         * reset). The connection is aborted with a {@link WriteTimeoutException} and its
+         * output dropped, so a peer that never reads cannot hold a connection and its
+         * output forever. Progress of any size restarts the clock. Default 60 s (nginx's
+         * {@code send_timeout}); {@link Duration#ZERO} turns it off.
+         */
+        public Builder writeStallTimeout(Duration timeout) {
+            writeStallNanos = idleNanos(timeout, "writeStallTimeout");
+            return this;
+        }
+
+        /**
+         * How long {@link Connection#close()} may wait for pending output to drain; past
+         * it the connection is aborted (reset) with a {@link WriteTimeoutException}, so a
+         * peer that reads a trickle cannot keep a closing connection for hours. Default
+         * 60 s; {@link Duration#ZERO} waits for as long as output keeps moving (the write
+         * stall timeout still applies).
+         */
+        public Builder closeTimeout(Duration timeout) {
+            closeTimeoutNanos = idleNanos(timeout, "closeTimeout");
             return this;
         }
 

@@ -319,7 +319,10 @@ public final class StreamServer implements AutoCloseable {
         }
 
         @Override
-        public void forceClose() {
+        public void forceClose(Throwable cause) {
+            if (cause != null) {
+                log.error("{}: accepting failed unexpectedly; the server is closed", StreamServer.this, cause);
+            }
             closeChannel();
         }
 

@@ -303,23 +303,29 @@ class FramingTest {
     @Test
     void accumulationBuffersComeInPowerOfTwoClassesWithBoundedFreeLists() {
         BufferPool pool = new BufferPool();
-        assertEquals(4096, pool.takeAccumulation(0).capacity());
-        assertEquals(4096, pool.takeAccumulation(4096).capacity());
-        assertEquals(8192, pool.takeAccumulation(4097).capacity());
-        assertEquals(1 << 20, pool.takeAccumulation((1 << 19) + 1).capacity());
-        ByteBuffer huge = pool.takeAccumulation((1 << 20) + 1);
+        MemoryBudget budget = new MemoryBudget(1L << 30);
+        MemoryAccount account = new MemoryAccount(budget);
+        assertEquals(4096, pool.takeAccumulation(0, account).capacity());
+        assertEquals(4096, pool.takeAccumulation(4096, account).capacity());
+        assertEquals(8192, pool.takeAccumulation(4097, account).capacity());
+        assertEquals(1 << 20, pool.takeAccumulation((1 << 19) + 1, account).capacity());
+        ByteBuffer huge = pool.takeAccumulation((1 << 20) + 1, account);
         assertEquals((1 << 20) + 1, huge.capacity(), "above the largest class: exactly what was asked");
         assertEquals(5, pool.accumulationInUse());
-        pool.giveAccumulation(huge);
+        assertEquals(4096 + 4096 + 8192 + (1 << 20) + (1 << 20) + 1, account.held(), "charged by capacity");
+        assertEquals(account.held(), budget.used());
+        pool.giveAccumulation(huge, account);
         assertEquals(0, pool.accumulationRetained(), "a huge buffer is left to the GC");
 
+        MemoryAccount other = new MemoryAccount(budget);
         List<ByteBuffer> many = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
-            many.add(pool.takeAccumulation(100));
+            many.add(pool.takeAccumulation(100, other));
         }
-        many.forEach(pool::giveAccumulation);
+        many.forEach(b -> pool.giveAccumulation(b, other));
+        assertEquals(0, other.held(), "every buffer given back is released from the account");
         assertEquals(BufferPool.RETAINED_BYTES_PER_CLASS / 4096, pool.accumulationRetained());
-        ByteBuffer reused = pool.takeAccumulation(10);
+        ByteBuffer reused = pool.takeAccumulation(10, other);
         assertEquals(0, reused.position(), "a reused buffer comes back cleared");
         assertEquals(reused.capacity(), reused.limit());
     }

@@ -42,6 +42,23 @@ final class TestSupport {
         return Awaitility.await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(10));
     }
 
+    /**
+     * TCP data segments the socket {@code from} has sent to {@code to}, as the kernel
+     * counts them ({@code ss -ti}'s data_segs_out; iproute2). For proving how many writes
+     * reached the wire without a counter in the code under test.
+     */
+    static long dataSegmentsSent(InetSocketAddress from, InetSocketAddress to) throws IOException, InterruptedException {
+        Process ss = new ProcessBuilder("ss", "-tinH", "state", "established",
+                "( sport = :" + from.getPort() + " and dport = :" + to.getPort() + " )")
+                .redirectErrorStream(true).start();
+        String out = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (ss.waitFor() != 0 || out.isBlank()) {
+            throw new IllegalStateException("ss found no connection " + from + " -> " + to + ": " + out);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("data_segs_out:(\\d+)").matcher(out);
+        return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
     /** Open file descriptors of this process, from /proc/self/fd. */
     static int openFileDescriptors() {
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {

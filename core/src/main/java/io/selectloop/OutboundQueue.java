@@ -1,0 +1,159 @@
+package io.selectloop;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+
+/**
+ * One connection's output, in order: copied bytes in pooled chunks, and file regions
+ * from {@link Connection#sendFile}. Loop thread only, except that other threads read the
+ * byte counts (to check the cap and writability before they hand a write over).
+ */
+final class OutboundQueue {
+    /** Write calls per flush before yielding to other connections. */
+    private static final int WRITE_SPIN_LIMIT = 16;
+
+    /** A slice of a file waiting in the queue. */
+    private static final class FileRegion {
+        final FileChannel file;
+        long position;
+        long remaining;
+
+        FileRegion(FileChannel file, long position, long count) {
+            this.file = file;
+            this.position = position;
+            this.remaining = count;
+        }
+    }
+
+    private final BufferPool pool;
+    private final MemoryAccount memory;
+    /** BufferPool.Chunk or FileRegion; created on first use, so an idle connection holds none. */
+    private ArrayDeque<Object> items;
+    /** Bytes in chunks: memory, which the cap bounds. */
+    private volatile long bufferedBytes;
+    /** Bytes in chunks and file regions: what the watermarks pace. */
+    private volatile long pendingBytes;
+
+    OutboundQueue(BufferPool pool, MemoryAccount memory) {
+        this.pool = pool;
+        this.memory = memory;
+    }
+
+    boolean isEmpty() {
+        return items == null || items.isEmpty();
+    }
+
+    /** Any thread. */
+    long bufferedBytes() {
+        return bufferedBytes;
+    }
+
+    /** Any thread. */
+    long pendingBytes() {
+        return pendingBytes;
+    }
+
+    /** Copies what remains of {@code src} to the tail. */
+    void append(ByteBuffer src) {
+        int length = src.remaining();
+        if (items == null) {
+            items = new ArrayDeque<>(4);
+        }
+        Object tail = items.peekLast();
+        BufferPool.Chunk chunk = tail instanceof BufferPool.Chunk ? (BufferPool.Chunk) tail : null;
+        while (src.hasRemaining()) {
+            if (chunk == null || !chunk.hasRoom()) {
+                chunk = pool.take(memory);
+                items.addLast(chunk);
+            }
+            chunk.append(src);
+        }
+        bufferedBytes += length;
+        pendingBytes += length;
+    }
+
+    void appendFile(FileChannel file, long position, long count) {
+        if (items == null) {
+            items = new ArrayDeque<>(4);
+        }
+        items.addLast(new FileRegion(file, position, count));
+        pendingBytes += count;
+    }
+
+    /**
+     * Writes as much as the socket takes now, gathering chunks into one write call.
+     *
+     * @return the bytes written
+     * @throws EOFException if a file region's file ended before the promised count
+     */
+    long writeTo(SocketChannel channel, ByteBuffer[] gather) throws IOException {
+        long total = 0;
+        for (int spin = 0; spin < WRITE_SPIN_LIMIT && !isEmpty(); spin++) {
+            Object head = items.peekFirst();
+            if (head instanceof FileRegion) {
+                FileRegion region = (FileRegion) head;
+                long n = region.file.transferTo(region.position, region.remaining, channel);
+                if (n == 0 && region.position >= region.file.size()) {
+                    throw new EOFException("sendFile: the file ended at " + region.position + " with "
+                            + region.remaining + " bytes still to send");
+                }
+                region.position += n;
+                region.remaining -= n;
+                pendingBytes -= n;
+                total += n;
+                if (region.remaining == 0) {
+                    items.pollFirst();
+                } else if (n == 0) {
+                    return total; // socket full
+                }
+                continue;
+            }
+            int count = 0;
+            long attempted = 0;
+            for (Object o : items) {
+                if (!(o instanceof BufferPool.Chunk) || count == gather.length) {
+                    break;
+                }
+                ByteBuffer b = ((BufferPool.Chunk) o).drain;
+                gather[count++] = b;
+                attempted += b.remaining();
+            }
+            long n;
+            try {
+                n = channel.write(gather, 0, count);
+            } finally {
+                Arrays.fill(gather, 0, count, null);
+            }
+            bufferedBytes -= n;
+            pendingBytes -= n;
+            total += n;
+            while (!items.isEmpty() && items.peekFirst() instanceof BufferPool.Chunk
+                    && ((BufferPool.Chunk) items.peekFirst()).readable() == 0) {
+                pool.give((BufferPool.Chunk) items.pollFirst(), memory);
+            }
+            if (n < attempted) {
+                return total; // socket full
+            }
+        }
+        return total;
+    }
+
+    /** Drops everything queued and gives the chunks back. */
+    void release() {
+        if (items != null) {
+            Object o;
+            while ((o = items.pollFirst()) != null) {
+                if (o instanceof BufferPool.Chunk) {
+                    pool.give((BufferPool.Chunk) o, memory);
+                }
+            }
+        }
+        bufferedBytes = 0;
+        pendingBytes = 0;
+    }
+}
