@@ -4,6 +4,7 @@ import io.selectloop.DatagramEndpoint;
 import io.selectloop.EventLoopGroup;
 import io.selectloop.Framing;
 import io.selectloop.Handler;
+import io.selectloop.LoopOptions;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
 import java.net.InetSocketAddress;
@@ -15,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,6 +67,25 @@ final class EchoServerCommand implements Callable<Integer> {
             description = "How long pending output may drain on shutdown (default: ${DEFAULT-VALUE}).")
     int shutdownTimeoutSeconds;
 
+    @Option(names = "--memory-budget", defaultValue = "default", paramLabel = "BYTES",
+            description = "Most bytes that peers can make the server hold at once (partial frames, queued output), "
+                    + "across all loops; k, m, g suffixes allowed. Short of it, the biggest holders stop being read, "
+                    + "then are disconnected. Default: a quarter of the smaller of the JVM's max heap and max direct memory.")
+    String memoryBudget;
+
+    @Option(names = "--stall-timeout", defaultValue = "60", paramLabel = "SECONDS",
+            description = "Disconnect a peer whose pending output makes no progress for this long (it stopped reading); "
+                    + "0 is off (default: ${DEFAULT-VALUE}).")
+    double stallTimeoutSeconds;
+
+    @Option(names = "--close-timeout", defaultValue = "60", paramLabel = "SECONDS",
+            description = "How long a closing connection may take to flush its last output before it is reset; "
+                    + "0 waits as long as output moves (default: ${DEFAULT-VALUE}).")
+    double closeTimeoutSeconds;
+
+    /** The exit status when an event loop dies (sysexits' EX_SOFTWARE), so that a supervisor restarts us. */
+    static final int LOOP_FAILED = 70;
+
     final LongAdder connections = new LongAdder();
     final LongAdder bytes = new LongAdder();
     final LongAdder frames = new LongAdder();
@@ -73,9 +95,11 @@ final class EchoServerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         StreamOptions options;
         Framing framer;
+        LoopOptions loopOptions;
         try {
             options = options();
             framer = framing.framing(maxFrame);
+            loopOptions = LoopOptions.builder().memoryBudget(parseBytes(memoryBudget)).build();
         } catch (IllegalArgumentException e) {
             System.err.println("echo-demo: " + e.getMessage());
             return 2;
@@ -84,7 +108,7 @@ final class EchoServerCommand implements Callable<Integer> {
             System.err.println("echo-demo: --loops must be at least 1");
             return 2;
         }
-        EventLoopGroup group = EventLoopGroup.start(loops, "echo-loop");
+        EventLoopGroup group = EventLoopGroup.start(loops, "echo-loop", loopOptions);
         List<String> endpoints = new ArrayList<>();
         try {
             endpoints.add(uri(StreamServer.bind(group, new InetSocketAddress(host, port), options, () -> newHandler(framer))
@@ -109,11 +133,30 @@ final class EchoServerCommand implements Callable<Integer> {
         for (String endpoint : endpoints) {
             System.out.println("listening on " + endpoint);
         }
+        System.out.println("memory budget " + group.memoryBudget().limit() + " bytes");
         System.out.flush();
 
         CountDownLatch stop = new CountDownLatch(1);
+        AtomicReference<Throwable> loopFailure = new AtomicReference<>();
         Signals.onTerminate(stop::countDown);
+        for (var loop : group) {
+            loop.terminationFuture().whenComplete((done, failure) -> {
+                if (failure != null) {
+                    loopFailure.compareAndSet(null, failure);
+                    stop.countDown();
+                }
+            });
+        }
         stop.await();
+        if (loopFailure.get() != null) {
+            // A server with a dead loop accepts or answers nobody on that loop: better gone,
+            // so that a supervisor restarts it, than up and silent.
+            System.err.println("echo-demo: an event loop failed (" + loopFailure.get() + "); exiting with status "
+                    + LOOP_FAILED);
+            group.shutdownGracefully(Duration.ZERO);
+            group.terminationFuture().handle((done, failure) -> null).get(5, TimeUnit.SECONDS);
+            return LOOP_FAILED;
+        }
 
         log.info("shutting down (up to {} s for pending output)", shutdownTimeoutSeconds);
         group.shutdownGracefully(Duration.ofSeconds(shutdownTimeoutSeconds)).join();
@@ -133,10 +176,38 @@ final class EchoServerCommand implements Callable<Integer> {
         if (idleTimeoutSeconds < 0 || maxConnections < 0) {
             throw new IllegalArgumentException("--idle-timeout and --max-connections must not be negative");
         }
+        if (stallTimeoutSeconds < 0 || closeTimeoutSeconds < 0) {
+            throw new IllegalArgumentException("--stall-timeout and --close-timeout must not be negative");
+        }
         return StreamOptions.builder()
                 .allIdleTimeout(Duration.ofNanos((long) (idleTimeoutSeconds * 1e9)))
                 .maxConnections(maxConnections)
+                .writeStallTimeout(Duration.ofNanos((long) (stallTimeoutSeconds * 1e9)))
+                .closeTimeout(Duration.ofNanos((long) (closeTimeoutSeconds * 1e9)))
                 .build();
+    }
+
+    /** {@code 65536}, {@code 64k}, {@code 512m}, {@code 2g}; "default" is 0 (the library's default). */
+    static long parseBytes(String text) {
+        String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+        if (t.equals("default")) {
+            return 0;
+        }
+        int shift = 0;
+        if (!t.isEmpty() && "kmg".indexOf(t.charAt(t.length() - 1)) >= 0) {
+            shift = 10 * ("kmg".indexOf(t.charAt(t.length() - 1)) + 1);
+            t = t.substring(0, t.length() - 1);
+        }
+        try {
+            long value = Long.parseLong(t);
+            if (value < 1 || value > (Long.MAX_VALUE >> shift)) {
+                throw new NumberFormatException();
+            }
+            return value << shift;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--memory-budget: '" + text + "' is not a positive size in bytes "
+                    + "(a number with an optional k, m or g suffix)");
+        }
     }
 
     private Handler newHandler(Framing framer) {
