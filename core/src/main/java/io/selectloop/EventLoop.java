@@ -754,6 +754,12 @@ public final class EventLoop implements Executor, AutoCloseable {
         return valid;
     }
 
+    /** The selector's keys, for tests that look at every connection. Loop thread only. */
+    java.util.Set<SelectionKey> selectorKeysForTests() {
+        checkInEventLoop();
+        return selector.keys();
+    }
+
     /** Number of timers waiting in the heap (tests). Loop thread only. */
     int timerCount() {
         return timers.size();
@@ -802,8 +808,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         long now = System.nanoTime();
         if (now - lastShedNanos < SHED_INTERVAL_NANOS) {
-            shedRequested.set(true); // again at the next iteration past the interval
-            return;
+            return; // every iteration looks again; reads are gated meanwhile
         }
         lastShedNanos = now;
         long fairShare = budget.fairShare();
@@ -817,23 +822,7 @@ public final class EventLoop implements Executor, AutoCloseable {
                 }
             }
         }
-        holders.sort((a, b) -> Long.compare(b.heldBytes(), a.heldBytes()));
-        long before = budget.used();
-        int closed = 0;
-        for (StreamConnection c : holders) {
-            if (budget.used() <= budget.shedTarget()) {
-                break;
-            }
-            long held = c.heldBytes();
-            c.shed(new MemoryBudgetExceededException("closed to keep within the memory budget of " + budget.limit()
-                    + " bytes: this connection held " + held + " bytes, over its fair share of " + fairShare));
-            closed++;
-        }
-        if (closed > 0) {
-            shedLog.log("event loop {}: memory budget exceeded ({} of {} bytes held); reset the {} largest holders "
-                    + "over their fair share of {} bytes, now {} bytes held", name, before, budget.limit(), closed,
-                    fairShare, budget.used());
-        }
+        shedLargest(holders, () -> budget.used() <= budget.shedTarget(), "the budget was exceeded");
         if (budget.exceeded() && !askedByAnotherLoop) {
             budget.askOtherLoopsToShed(this);
         }
@@ -847,12 +836,58 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
     }
 
+    /**
+     * Lets paused connections read again once the budget allows; while the pressure
+     * lasts, sheds those paused for longer than the pressure timeout, largest first, until
+     * the pressure is gone. A paused connection reads nothing, so it would not even notice
+     * its peer leaving: without this, vanished peers could hold the budget for good.
+     */
     private void recheckPausedForMemory() {
         memoryRecheck = null;
         pausedForMemory.removeIf(c -> !c.resumeIfMemoryAllows());
+        if (budget.underPressure() && !pausedForMemory.isEmpty()) {
+            long now = System.nanoTime();
+            ArrayList<StreamConnection> overdue = new ArrayList<>();
+            for (StreamConnection c : pausedForMemory) {
+                if (c.pausedForMemoryNanos(now) >= budget.pressureTimeoutNanos()) {
+                    overdue.add(c);
+                }
+            }
+            // Down to a quarter, not just under the pressure point: the connections let read
+            // again would otherwise bring the pressure back at once, and shed one at a time.
+            shedLargest(overdue, () -> budget.used() <= budget.limit() / 4, "stayed paused for memory for "
+                    + budget.pressureTimeoutNanos() / 1_000_000 + " ms while the budget was under pressure");
+            pausedForMemory.removeIf(StreamConnection::isClosed);
+        }
         if (!pausedForMemory.isEmpty()) {
             memoryRecheck = schedule(this::recheckPausedForMemory, MEMORY_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * Resets {@code holders}, largest first, until {@code enough} says so. Logs the burst
+     * once (rate-limited). Returns how many were reset.
+     */
+    private int shedLargest(ArrayList<StreamConnection> holders, java.util.function.BooleanSupplier enough, String why) {
+        holders.sort((a, b) -> Long.compare(b.heldBytes(), a.heldBytes()));
+        long before = budget.used();
+        long fairShare = budget.fairShare();
+        int closed = 0;
+        for (StreamConnection c : holders) {
+            if (enough.getAsBoolean()) {
+                break;
+            }
+            c.shed(new MemoryBudgetExceededException("closed to keep within the memory budget of " + budget.limit()
+                    + " bytes: this connection held " + c.heldBytes() + " bytes, over its fair share of " + fairShare
+                    + ", and " + why));
+            closed++;
+        }
+        if (closed > 0) {
+            shedLog.log("event loop {}: memory budget short ({} of {} bytes held); reset the {} largest holders over "
+                    + "their fair share of {} bytes ({}); now {} bytes held", name, before, budget.limit(), closed,
+                    fairShare, why, budget.used());
+        }
+        return closed;
     }
 
     // ------------------------------------------------------------------ shutdown

@@ -1,5 +1,7 @@
 package io.selectloop;
 
+import java.time.Duration;
+
 /**
  * Settings for an {@link EventLoop} or an {@link EventLoopGroup}. Immutable, so any
  * thread may use one; build one with {@link #builder()}.
@@ -13,9 +15,11 @@ public final class LoopOptions {
     private static final LoopOptions DEFAULTS = builder().build();
 
     private final long memoryBudget;
+    private final Duration memoryPressureTimeout;
 
     private LoopOptions(Builder b) {
         memoryBudget = b.memoryBudget;
+        memoryPressureTimeout = b.memoryPressureTimeout;
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -32,18 +36,25 @@ public final class LoopOptions {
         return memoryBudget;
     }
 
+    /** How long a connection may stay paused for memory while the pressure lasts, before it is shed. */
+    public Duration memoryPressureTimeout() {
+        return memoryPressureTimeout;
+    }
+
     MemoryBudget newBudget() {
-        return new MemoryBudget(memoryBudget > 0 ? memoryBudget : MemoryBudget.defaultLimit());
+        return new MemoryBudget(memoryBudget > 0 ? memoryBudget : MemoryBudget.defaultLimit(), memoryPressureTimeout);
     }
 
     @Override
     public String toString() {
-        return "LoopOptions[memoryBudget=" + (memoryBudget > 0 ? memoryBudget : "default") + "]";
+        return "LoopOptions[memoryBudget=" + (memoryBudget > 0 ? memoryBudget : "default")
+                + ", memoryPressureTimeout=" + memoryPressureTimeout + "]";
     }
 
     /** Builds {@link LoopOptions}. Not thread-safe; build on one thread. */
     public static final class Builder {
         private long memoryBudget;
+        private Duration memoryPressureTimeout = Duration.ofSeconds(10);
 
         private Builder() {
         }
@@ -58,6 +69,21 @@ public final class LoopOptions {
                 throw new IllegalArgumentException("memoryBudget must be 0 (the default) or positive, was " + bytes);
             }
             memoryBudget = bytes;
+            return this;
+        }
+
+        /**
+         * How long a connection may stay paused for memory (the budget is under pressure and
+         * it holds more than its fair share) before the loop sheds it, largest first, while
+         * the pressure lasts. Pausing alone would let peers that vanished, or that never
+         * finish their frame, keep the budget under pressure for good: a paused connection
+         * does not even notice that its peer has gone. Default 10 s.
+         */
+        public Builder memoryPressureTimeout(Duration timeout) {
+            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("memoryPressureTimeout must be positive, was " + timeout);
+            }
+            memoryPressureTimeout = timeout;
             return this;
         }
 

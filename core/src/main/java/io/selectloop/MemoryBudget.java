@@ -18,7 +18,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * stops reading, and one holding less reads at most up to its share; over the limit,
  * the loop closes the largest holders above their fair share, biggest first, with a
  * {@link MemoryBudgetExceededException}, until the budget is back under three
- * quarters. A connection within its fair share is never closed for memory.
+ * quarters; and a connection that stays paused for memory longer than
+ * {@link LoopOptions#memoryPressureTimeout()} while the pressure lasts is closed the
+ * same way. A connection within its fair share is never closed for memory.
  *
  * <p>Every method may be called from any thread.
  */
@@ -27,15 +29,21 @@ public final class MemoryBudget {
     static final long MIN_FAIR_SHARE = 16 * 1024;
 
     private final long limit;
+    private final long pressureTimeoutNanos;
     private final AtomicLong used = new AtomicLong();
     private final AtomicInteger connections = new AtomicInteger();
     private final List<EventLoop> loops = new CopyOnWriteArrayList<>();
 
     MemoryBudget(long limit) {
+        this(limit, java.time.Duration.ofSeconds(10));
+    }
+
+    MemoryBudget(long limit, java.time.Duration pressureTimeout) {
         if (limit < 1) {
             throw new IllegalArgumentException("a memory budget must be at least 1 byte, was " + limit);
         }
         this.limit = limit;
+        this.pressureTimeoutNanos = pressureTimeout.toNanos();
     }
 
     /**
@@ -88,6 +96,11 @@ public final class MemoryBudget {
     /** Over the limit: the largest holders are closed. */
     boolean exceeded() {
         return used.get() > limit;
+    }
+
+    /** How long a connection may stay paused for memory, under pressure, before it is shed. */
+    long pressureTimeoutNanos() {
+        return pressureTimeoutNanos;
     }
 
     /** Where shedding stops. */

@@ -73,6 +73,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private int readPauses;
     /** The peer ended its output, or sent something the framing rejects: read no more. */
     private boolean inputEnded;
+    private long pausedForMemorySince;
     /** On the loop's deferred-flush list. */
     private boolean flushDeferred;
     /** The socket did not take everything: OP_WRITE is on until the queue drains. */
@@ -257,8 +258,14 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
 
     private void pauseForMemory() {
         readPauses |= PAUSED_BY_MEMORY;
+        pausedForMemorySince = System.nanoTime();
         updateInterest();
         loop.pausedForMemory(this);
+    }
+
+    /** How long reading has been paused for memory. Loop thread only, while paused. */
+    long pausedForMemoryNanos(long now) {
+        return now - pausedForMemorySince;
     }
 
     /**
