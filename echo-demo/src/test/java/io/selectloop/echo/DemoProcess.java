@@ -49,7 +49,14 @@ final class DemoProcess implements AutoCloseable {
 
     /** {@code java -jar echo-demo.jar args...} */
     static DemoProcess start(String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(java(), "-jar", jar().toString()));
+        return startWithJvmOptions(List.of(), args);
+    }
+
+    /** {@code java jvmOptions... -jar echo-demo.jar args...} */
+    static DemoProcess startWithJvmOptions(List<String> jvmOptions, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(java()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar().toString()));
         command.addAll(List.of(args));
         return new DemoProcess(new ProcessBuilder(command).start());
     }

@@ -325,4 +325,59 @@ class EchoDemoIT {
         assertEquals(0, help.exitValue());
         assertTrue(text.contains("server") && text.contains("client"), text);
     }
+
+    /**
+     * A loop that dies must take the process with it, so that a supervisor restarts it:
+     * the old demo lingered with a dead loop, accepting nothing and ignoring SIGTERM. A
+     * heap far smaller than the budget lets a partial-frame flood run the loop out of
+     * memory for real.
+     */
+    @Test
+    void theDemoExitsWithStatus70WhenAnEventLoopDies() throws Exception {
+        try (DemoProcess demo = DemoProcess.startWithJvmOptions(List.of("-Xmx48m"),
+                "--port", "0", "--framing", "line", "--memory-budget", "4g")) {
+            URI uri = demo.awaitListening();
+            List<SocketChannel> peers = new ArrayList<>();
+            ByteBuffer unfinishedLine = ByteBuffer.allocate(64 * 1024);
+            java.util.Arrays.fill(unfinishedLine.array(), (byte) 'x');
+            try {
+                for (int i = 0; i < 200 && demo.process().isAlive(); i++) {
+                    SocketChannel peer = SocketChannel.open(new InetSocketAddress(uri.getHost(), uri.getPort()));
+                    peer.configureBlocking(false);
+                    peers.add(peer);
+                }
+                // Up to 1 MiB each (the default --max-frame), far more than 48 MiB in all.
+                for (int round = 0; round < 16 && demo.process().isAlive(); round++) {
+                    for (SocketChannel peer : peers) {
+                        try {
+                            peer.write(unfinishedLine.clear());
+                        } catch (IOException closedByTheDyingServer) {
+                            // expected once the loop is gone
+                        }
+                    }
+                }
+                assertTrue(demo.process().waitFor(60, TimeUnit.SECONDS), "the demo did not exit; stderr: " + demo.stderr);
+                assertEquals(EchoServerCommand.LOOP_FAILED, demo.process().exitValue(), "stderr: " + demo.stderr);
+                demo.awaitOutputDrained();
+                assertTrue(demo.countStderr("an event loop failed") == 1, "stderr: " + demo.stderr);
+            } finally {
+                for (SocketChannel peer : peers) {
+                    peer.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void theMemoryBudgetIsPrintedAndTakesSizeSuffixes() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--memory-budget", "64m")) {
+            demo.awaitListening();
+            await().atMost(Duration.ofSeconds(60)).until(() -> demo.stdout.contains("memory budget 67108864 bytes"));
+            assertEquals(0, demo.terminate());
+        }
+        assertEquals(64L << 20, EchoServerCommand.parseBytes("64m"));
+        assertEquals(1L << 30, EchoServerCommand.parseBytes("1G"));
+        assertEquals(4096, EchoServerCommand.parseBytes("4096"));
+        assertEquals(0, EchoServerCommand.parseBytes("default"));
+    }
 }
