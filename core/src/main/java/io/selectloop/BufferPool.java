@@ -50,13 +50,6 @@ final class BufferPool {
             return n;
         }
 
-        int append(byte[] src, int offset, int length) {
-            int n = Math.min(length, fill.remaining());
-            fill.put(src, offset, n);
-            drain.limit(fill.position());
-            return n;
-        }
-
         boolean hasRoom() {
             return fill.hasRemaining();
         }

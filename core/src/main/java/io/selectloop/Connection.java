@@ -80,7 +80,10 @@ public interface Connection {
      * False while pending output is above the high watermark, until it falls below the
      * low one (or empties). Bytes written from other threads count as soon as
      * {@code write} returns, so a producer thread that writes only while this is true
-     * stays near the high watermark even when the loop is busy. Any thread.
+     * stays near the high watermark even when the loop is busy. Whenever this has
+     * returned false, {@link Handler#onWritabilityChanged} is called with {@code false}
+     * and later with {@code true}, in that order, unless the connection closes first: a
+     * producer that waits for the {@code true} callback is never left waiting. Any thread.
      */
     boolean isWritable();
 

@@ -26,8 +26,9 @@ public interface DatagramHandler {
 
     /**
      * A datagram arrived. {@code data} holds exactly the datagram (never a truncated one:
-     * see {@link DatagramOptions.Builder#maxDatagramSize}) and is a view of the loop's
-     * shared read buffer, valid only during this call; {@link DatagramEndpoint#send}
+     * see {@link DatagramOptions.Builder#maxDatagramSize}) and is a view of just those
+     * bytes in the loop's shared read buffer (its capacity is the datagram's length, so
+     * no other peer's bytes are within reach), valid only during this call; {@link DatagramEndpoint#send}
      * copies what it cannot send at once, so echoing it straight back is fine.
      */
     void onDatagram(DatagramEndpoint endpoint, SocketAddress sender, ByteBuffer data) throws Exception;

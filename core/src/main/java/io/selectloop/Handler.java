@@ -22,8 +22,10 @@ public interface Handler {
     }
 
     /**
-     * Bytes arrived. {@code data} is a view of the loop's shared read buffer, valid only
-     * during this call: copy what must outlive it ({@link Connection#write} copies).
+     * Bytes arrived. {@code data} is a view of exactly these bytes in the loop's shared
+     * read buffer (its capacity is their count, so no other peer's bytes are within
+     * reach), valid only during this call: copy what must outlive it
+     * ({@link Connection#write} copies).
      */
     void onData(Connection c, ByteBuffer data) throws Exception;
 

@@ -54,9 +54,4 @@ final class LogLimiter {
         log.atLevel(level).log(line, args);
         return true;
     }
-
-    /** Lines counted but not logged since the last one that was. */
-    long suppressedCount() {
-        return suppressed.get();
-    }
 }

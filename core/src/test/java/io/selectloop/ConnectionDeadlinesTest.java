@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -157,10 +156,7 @@ class ConnectionDeadlinesTest {
     }
 
     private static SocketChannel openWithSmallWindow(StreamServer server) throws IOException {
-        SocketChannel ch = SocketChannel.open();
-        ch.setOption(StandardSocketOptions.SO_RCVBUF, 8 * 1024);
-        ch.connect(server.localAddress());
-        return ch;
+        return TestSupport.connectWithReceiveBuffer(server.localAddress(), 8 * 1024);
     }
 
     /** Reads what arrived; true if the stream then ends with a reset rather than an EOF. */

@@ -13,7 +13,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -193,10 +192,7 @@ class MemoryBudgetTest {
     }
 
     private static SocketChannel connectWithSmallWindow(StreamServer server) throws IOException {
-        SocketChannel ch = SocketChannel.open();
-        ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 * 1024);
-        ch.connect(server.localAddress());
-        return ch;
+        return TestSupport.connectWithReceiveBuffer(server.localAddress(), 4 * 1024);
     }
 
     private static int pausedForMemory(EventLoop loop) throws Exception {

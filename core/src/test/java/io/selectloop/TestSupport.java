@@ -195,6 +195,19 @@ final class TestSupport {
         return ch;
     }
 
+    /** A TCP client with a small receive window, set before connecting: a peer that reads little. */
+    static SocketChannel connectWithReceiveBuffer(SocketAddress address, int bytes) throws IOException {
+        SocketChannel ch = SocketChannel.open();
+        try {
+            ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, bytes);
+            ch.connect(address);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        return ch;
+    }
+
     static void writeFully(SocketChannel ch, ByteBuffer buffer) throws IOException {
         while (buffer.hasRemaining()) {
             ch.write(buffer);
