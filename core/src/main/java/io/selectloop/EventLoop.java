@@ -58,7 +58,6 @@ public final class EventLoop implements Executor, AutoCloseable {
     private static final ThreadLocal<EventLoop> RUNNING = new ThreadLocal<>();
     private static final LogLimiter interruptLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
     private static final LogLimiter selectFailureLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
-    private static final LogLimiter shedLog = new LogLimiter(log, org.slf4j.event.Level.WARN);
 
     /** The loop's clock starts here so deadlines are small positive numbers and -1 can mean "awake". */
     private static final long ORIGIN = System.nanoTime();
@@ -75,10 +74,6 @@ public final class EventLoop implements Executor, AutoCloseable {
     static final int MAX_GATHER = 64;
     /** Consecutive failed selects, each followed by a rebuild and a growing pause, before the loop gives up. */
     static final int MAX_SELECT_FAILURES = 30;
-    /** Shedding scans every connection of the loop, so at most this often. */
-    private static final long SHED_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
-    /** How often connections paused for memory are asked whether they may read again. */
-    private static final long MEMORY_RECHECK_MILLIS = 20;
 
     private static final int OPEN = 0, SHUTTING_DOWN = 1, TERMINATED = 2;
 
@@ -122,10 +117,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
     final BufferPool pool = new BufferPool();
     private final MemoryBudget budget;
-    private final AtomicBoolean shedRequested = new AtomicBoolean();
-    private long lastShedNanos = System.nanoTime() - SHED_INTERVAL_NANOS;
-    private final ArrayList<StreamConnection> pausedForMemory = new ArrayList<>();
-    private TimerHandle memoryRecheck;
+    private final LoadShedder shedder;
 
     // Counters, for tests and diagnostics. Written by the loop thread unless noted.
     final AtomicLong wakeupCalls = new AtomicLong();
@@ -164,6 +156,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         this.name = name;
         this.ownThread = ownThread;
         this.budget = budget;
+        this.shedder = new LoadShedder(this, budget);
         this.selector = Selector.open();
         budget.attach(this);
     }
@@ -350,12 +343,12 @@ public final class EventLoop implements Executor, AutoCloseable {
             waitingForNextSelect = waitingForThisSelect;
             waitingForThisSelect = dueAfterSelect;
             select(maxWaitNanos);
-            shedIfOverBudget();
+            shedder.shedIfOverBudget();
             runAfterSelect(dueAfterSelect);
             runExpiredTimers();
             runTasks();
             runDeferredFlushes();
-            shedIfOverBudget();
+            shedder.shedIfOverBudget();
             if (state.get() != OPEN) {
                 advanceShutdown();
             }
@@ -781,113 +774,23 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     // ------------------------------------------------------------------ memory budget
 
-    /**
-     * A connection found the budget exceeded, or another loop of the group asks this one
-     * to shed its own holders. Any thread; from another thread it wakes the loop.
-     */
-    void requestShed() {
-        if (shedRequested.compareAndSet(false, true) && !inEventLoop()) {
-            try {
-                execute(() -> { });
-            } catch (RejectedExecutionException ignored) {
-                // terminated: it holds nothing any more
-            }
-        }
+    /** Keeps this loop within its memory budget. */
+    LoadShedder shedder() {
+        return shedder;
     }
 
-    /**
-     * Over the budget: close this loop's largest holders that hold more than their fair
-     * share, biggest first, until the budget is back under its shed target. Each is
-     * reset with a {@link MemoryBudgetExceededException}; the burst is logged once. If
-     * the holders live on other loops of the group, ask those to do the same.
-     */
-    private void shedIfOverBudget() {
-        boolean askedByAnotherLoop = shedRequested.getAndSet(false);
-        if (!budget.exceeded()) {
-            return;
-        }
-        long now = System.nanoTime();
-        if (now - lastShedNanos < SHED_INTERVAL_NANOS) {
-            return; // every iteration looks again; reads are gated meanwhile
-        }
-        lastShedNanos = now;
-        long fairShare = budget.fairShare();
-        ArrayList<StreamConnection> holders = new ArrayList<>();
+    /** This loop's open stream connections, for the shedder. Loop thread only. */
+    ArrayList<StreamConnection> streamConnections() {
+        ArrayList<StreamConnection> connections = new ArrayList<>();
         for (SelectionKey key : selector.keys()) {
-            if (key.isValid() && key.attachment() instanceof Registration
-                    && ((Registration) key.attachment()).handlerUnchecked() instanceof StreamConnection) {
+            if (key.isValid() && ((Registration) key.attachment()).handlerUnchecked() instanceof StreamConnection) {
                 StreamConnection c = (StreamConnection) ((Registration) key.attachment()).handlerUnchecked();
-                if (!c.isClosed() && c.heldBytes() > fairShare) {
-                    holders.add(c);
+                if (!c.isClosed()) {
+                    connections.add(c);
                 }
             }
         }
-        shedLargest(holders, () -> budget.used() <= budget.shedTarget(), "the budget was exceeded");
-        if (budget.exceeded() && !askedByAnotherLoop) {
-            budget.askOtherLoopsToShed(this);
-        }
-    }
-
-    /** A connection stopped reading for memory: ask it again shortly. Loop thread only. */
-    void pausedForMemory(StreamConnection c) {
-        pausedForMemory.add(c);
-        if (memoryRecheck == null && state.get() != TERMINATED) {
-            memoryRecheck = schedule(this::recheckPausedForMemory, MEMORY_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    /**
-     * Lets paused connections read again once the budget allows; while the pressure
-     * lasts, sheds those paused for longer than the pressure timeout, largest first, until
-     * the pressure is gone. A paused connection reads nothing, so it would not even notice
-     * its peer leaving: without this, vanished peers could hold the budget for good.
-     */
-    private void recheckPausedForMemory() {
-        memoryRecheck = null;
-        pausedForMemory.removeIf(c -> !c.resumeIfMemoryAllows());
-        if (budget.underPressure() && !pausedForMemory.isEmpty()) {
-            long now = System.nanoTime();
-            ArrayList<StreamConnection> overdue = new ArrayList<>();
-            for (StreamConnection c : pausedForMemory) {
-                if (c.pausedForMemoryNanos(now) >= budget.pressureTimeoutNanos()) {
-                    overdue.add(c);
-                }
-            }
-            // Down to a quarter, not just under the pressure point: the connections let read
-            // again would otherwise bring the pressure back at once, and shed one at a time.
-            shedLargest(overdue, () -> budget.used() <= budget.limit() / 4, "stayed paused for memory for "
-                    + budget.pressureTimeoutNanos() / 1_000_000 + " ms while the budget was under pressure");
-            pausedForMemory.removeIf(StreamConnection::isClosed);
-        }
-        if (!pausedForMemory.isEmpty()) {
-            memoryRecheck = schedule(this::recheckPausedForMemory, MEMORY_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    /**
-     * Resets {@code holders}, largest first, until {@code enough} says so. Logs the burst
-     * once (rate-limited). Returns how many were reset.
-     */
-    private int shedLargest(ArrayList<StreamConnection> holders, java.util.function.BooleanSupplier enough, String why) {
-        holders.sort((a, b) -> Long.compare(b.heldBytes(), a.heldBytes()));
-        long before = budget.used();
-        long fairShare = budget.fairShare();
-        int closed = 0;
-        for (StreamConnection c : holders) {
-            if (enough.getAsBoolean()) {
-                break;
-            }
-            c.shed(new MemoryBudgetExceededException("closed to keep within the memory budget of " + budget.limit()
-                    + " bytes: this connection held " + c.heldBytes() + " bytes, over its fair share of " + fairShare
-                    + ", and " + why));
-            closed++;
-        }
-        if (closed > 0) {
-            shedLog.log("event loop {}: memory budget short ({} of {} bytes held); reset the {} largest holders over "
-                    + "their fair share of {} bytes ({}); now {} bytes held", name, before, budget.limit(), closed,
-                    fairShare, why, budget.used());
-        }
-        return closed;
+        return connections;
     }
 
     // ------------------------------------------------------------------ shutdown
@@ -1070,7 +973,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
             cancelledTimers.clear();
             deferredFlushes.clear();
-            pausedForMemory.clear();
+            shedder.clear();
             try {
                 selector.close();
             } catch (IOException e) {

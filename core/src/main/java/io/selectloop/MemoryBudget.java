@@ -136,7 +136,7 @@ public final class MemoryBudget {
     void askOtherLoopsToShed(EventLoop asking) {
         for (EventLoop loop : loops) {
             if (loop != asking) {
-                loop.requestShed();
+                loop.shedder().requestShed();
             }
         }
     }

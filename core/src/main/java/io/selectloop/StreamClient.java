@@ -158,7 +158,7 @@ public final class StreamClient {
             try {
                 channel = open(address);
                 channel.configureBlocking(false);
-                StreamConnection.applyBufferSizes(channel, options);
+                StreamSockets.applyBufferSizes(channel, options);
                 if (channel.connect(address)) {
                     connected(); // Unix domain sockets usually connect at once
                     return;
@@ -198,7 +198,7 @@ public final class StreamClient {
             }
             StreamConnection connection;
             try {
-                StreamConnection.applyConnectedOptions(channel, options);
+                StreamSockets.applyConnectedOptions(channel, options);
                 connection = new StreamConnection(loop, channel, options, handler, null);
             } catch (IOException | RuntimeException e) {
                 closeChannel();

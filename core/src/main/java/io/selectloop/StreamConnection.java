@@ -121,33 +121,6 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         }
     }
 
-    /** Applies socket options. Any thread, before {@link #register()}. */
-    static void configure(SocketChannel channel, StreamOptions options) throws IOException {
-        channel.configureBlocking(false);
-        applyBufferSizes(channel, options);
-        applyConnectedOptions(channel, options);
-    }
-
-    /** SO_RCVBUF/SO_SNDBUF; a client sets them before connecting, so the window scale can use them. */
-    static void applyBufferSizes(SocketChannel channel, StreamOptions options) throws IOException {
-        if (options.receiveBufferSize() > 0) {
-            channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
-        }
-        if (options.sendBufferSize() > 0) {
-            channel.setOption(StandardSocketOptions.SO_SNDBUF, options.sendBufferSize());
-        }
-    }
-
-    /** The TCP options of a connected channel; nothing for a Unix domain socket. */
-    static void applyConnectedOptions(SocketChannel channel, StreamOptions options) throws IOException {
-        if (channel.getLocalAddress() instanceof InetSocketAddress) {
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, options.tcpNoDelay());
-            if (options.keepAlive()) {
-                channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
-            }
-        }
-    }
-
     /** Registers with the loop and calls {@code onOpen}. Loop thread only. */
     void register() {
         try {
@@ -251,7 +224,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return EventLoop.READ_BUFFER_SIZE;
         }
         if (budget.exceeded()) {
-            loop.requestShed();
+            loop.shedder().requestShed();
         }
         return (int) Math.max(0, Math.min(EventLoop.READ_BUFFER_SIZE, budget.fairShare() - heldBytes()));
     }
@@ -260,7 +233,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         readPauses |= PAUSED_BY_MEMORY;
         pausedForMemorySince = System.nanoTime();
         updateInterest();
-        loop.pausedForMemory(this);
+        loop.shedder().pausedForMemory(this);
     }
 
     /** How long reading has been paused for memory. Loop thread only, while paused. */

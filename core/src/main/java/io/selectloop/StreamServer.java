@@ -419,7 +419,7 @@ public final class StreamServer implements AutoCloseable {
     private void startConnection(SocketChannel accepted) {
         Handler handler;
         try {
-            StreamConnection.configure(accepted, options);
+            StreamSockets.configure(accepted, options);
             handler = handlers.get();
         } catch (IOException e) {
             log.debug("could not set up a connection accepted on {}: {}", localAddress, e.toString());
