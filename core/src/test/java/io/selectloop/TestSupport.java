@@ -181,6 +181,48 @@ final class TestSupport {
         return result.get(60, TimeUnit.SECONDS);
     }
 
+    /**
+     * Keeps {@code loop} busy in one task until {@link LoopHold#close()}, so that whatever
+     * other threads hand over meanwhile waits in its task queue, in order. Once released,
+     * the task returns only after the loop's per-iteration task budget
+     * ({@link EventLoop#TASK_BUDGET_NANOS}) has passed, as under real load: the loop checks
+     * the budget every 32 tasks, so beyond the next few, the tasks queued behind this one
+     * wait for a later iteration.
+     */
+    static LoopHold holdLoop(EventLoop loop) throws InterruptedException {
+        LoopHold hold = new LoopHold();
+        loop.execute(hold::hold);
+        if (!hold.held.await(60, TimeUnit.SECONDS)) {
+            throw new AssertionError("the loop never ran the holding task");
+        }
+        return hold;
+    }
+
+    /** See {@link #holdLoop}. */
+    static final class LoopHold implements AutoCloseable {
+        private final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        private final java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
+
+        private void hold() {
+            long start = System.nanoTime();
+            held.countDown();
+            try {
+                released.await(60, TimeUnit.SECONDS); // bounded: a failed test must not wedge the loop
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            while (System.nanoTime() - start <= EventLoop.TASK_BUDGET_NANOS) {
+                Thread.onSpinWait();
+            }
+        }
+
+        @Override
+        public void close() {
+            released.countDown();
+        }
+    }
+
     /** Channels the loop still has registered (cancelled keys not counted). */
     static int registeredChannels(EventLoop loop) throws Exception {
         return onLoop(loop, loop::registeredChannelCount);
