@@ -598,4 +598,48 @@ class ConnectionTest {
             assertTrue(events.closed.isEmpty(), "closed with " + events.causes);
         }
     }
+
+    /**
+     * A 100 KiB write from another thread is over the high watermark while in transit, so
+     * isWritable() says false at once, and then the loop sends it straight through. No
+     * callback used to follow, leaving a producer waiting for (true) stuck: whoever saw
+     * false is owed onWritabilityChanged(false), then (true) once the output drains.
+     */
+    @Test
+    void aForeignWriteSeenUnwritableIsFollowedByUnwritableThenWritableCallbacks() throws Exception {
+        // A send buffer that takes the whole write at once: the loop sends it straight through.
+        StreamOptions options = StreamOptions.builder().sendBufferSize(1 << 20).build();
+        List<Boolean> writability = new CopyOnWriteArrayList<>();
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(options, () -> new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                serverSide.complete(c);
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                data.position(data.limit());
+            }
+
+            @Override
+            public void onWritabilityChanged(Connection c, boolean writable) {
+                writability.add(writable);
+            }
+        });
+        byte[] payload = TestSupport.randomBytes(new Random(100), 100 * 1024);
+        try (SocketChannel client = SocketChannel.open()) {
+            client.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+            client.connect(server.localAddress());
+            Connection c = serverSide.get(10, TimeUnit.SECONDS);
+            try (TestSupport.LoopHold busy = TestSupport.holdLoop(loop)) { // the write stays in transit
+                c.write(payload);
+                assertFalse(c.isWritable(), "100 KiB in transit is over the 64 KiB high watermark");
+            }
+            assertArrayEquals(payload, readFully(client, payload.length));
+            onLoop(() -> null); // the flush that sent the last bytes has returned
+            assertEquals(List.of(false, true), writability, "callbacks after isWritable() said false");
+            assertTrue(c.isWritable());
+        }
+    }
 }
