@@ -283,6 +283,38 @@ final class TestSupport {
         return sha256().digest(data);
     }
 
+    /**
+     * SHA-256 of the next {@code length} bytes, read in 64 KiB pieces: reading into one
+     * heap buffer the size of the stream would make the JDK cache a direct buffer of that
+     * size for this thread, which the direct-memory tests would count.
+     */
+    static byte[] sha256OfNext(SocketChannel ch, long length) throws IOException {
+        MessageDigest digest = sha256();
+        ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
+        long left = length;
+        while (left > 0) {
+            buffer.clear().limit((int) Math.min(buffer.capacity(), left));
+            int n = ch.read(buffer);
+            if (n < 0) {
+                throw new java.io.EOFException("end of stream after " + (length - left) + " of " + length + " bytes");
+            }
+            digest.update(buffer.array(), 0, n);
+            left -= n;
+        }
+        return digest.digest();
+    }
+
+    /** Bytes held by this JVM's direct buffers, as the "direct" buffer pool bean counts them. */
+    static long directMemoryUsed() {
+        for (java.lang.management.BufferPoolMXBean pool
+                : java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)) {
+            if (pool.getName().equals("direct")) {
+                return pool.getMemoryUsed();
+            }
+        }
+        throw new IllegalStateException("this JVM has no \"direct\" buffer pool bean");
+    }
+
     /** An echo handler that records every callback, for assertions. */
     static class RecordingEcho implements Handler {
         final Events events;
