@@ -315,6 +315,17 @@ final class TestSupport {
         throw new IllegalStateException("this JVM has no \"direct\" buffer pool bean");
     }
 
+    /** How many times {@code b} occurs in {@code bytes}. */
+    static int occurrences(byte[] bytes, byte b) {
+        int n = 0;
+        for (byte x : bytes) {
+            if (x == b) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** An echo handler that records every callback, for assertions. */
     static class RecordingEcho implements Handler {
         final Events events;
