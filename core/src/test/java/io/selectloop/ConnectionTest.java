@@ -20,6 +20,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
@@ -27,9 +28,11 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -596,6 +599,78 @@ class ConnectionTest {
             onLoop(() -> null); // the handed-over writes have reached the queue
             assertTrue(c.isOpen());
             assertTrue(events.closed.isEmpty(), "closed with " + events.causes);
+        }
+    }
+
+    /**
+     * A 100 KiB write from another thread is over the high watermark while in transit, so
+     * isWritable() says false at once, and then the loop sends it straight through. No
+     * callback used to follow, leaving a producer waiting for (true) stuck: whoever saw
+     * false is owed onWritabilityChanged(false), then (true) once the output drains.
+     */
+    @Test
+    void aForeignWriteSeenUnwritableIsFollowedByUnwritableThenWritableCallbacks() throws Exception {
+        // A send buffer that takes the whole write at once: the loop sends it straight through.
+        StreamOptions options = StreamOptions.builder().sendBufferSize(1 << 20).build();
+        List<Boolean> writability = new CopyOnWriteArrayList<>();
+        CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+        StreamServer server = serve(options, () -> new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                serverSide.complete(c);
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                data.position(data.limit());
+            }
+
+            @Override
+            public void onWritabilityChanged(Connection c, boolean writable) {
+                writability.add(writable);
+            }
+        });
+        byte[] payload = TestSupport.randomBytes(new Random(100), 100 * 1024);
+        try (SocketChannel client = SocketChannel.open()) {
+            client.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+            client.connect(server.localAddress());
+            Connection c = serverSide.get(10, TimeUnit.SECONDS);
+            try (TestSupport.LoopHold busy = TestSupport.holdLoop(loop)) { // the write stays in transit
+                c.write(payload);
+                assertFalse(c.isWritable(), "100 KiB in transit is over the 64 KiB high watermark");
+            }
+            assertArrayEquals(payload, readFully(client, payload.length));
+            onLoop(() -> null); // the flush that sent the last bytes has returned
+            assertEquals(List.of(false, true), writability, "callbacks after isWritable() said false");
+            assertTrue(c.isWritable());
+        }
+    }
+
+    /**
+     * onData gets a view of exactly its read. It used to get the loop's shared read
+     * buffer, so a handler that moved the limit read bytes another connection had sent:
+     * isolation between connections is a security property.
+     */
+    @Test
+    void aHandlerCannotReachAnotherConnectionsBytesThroughItsDataBuffer() throws Exception {
+        Map<SocketAddress, AtomicInteger> received = new ConcurrentHashMap<>();
+        Map<SocketAddress, AtomicInteger> reachableBytesOfA = new ConcurrentHashMap<>();
+        StreamServer server = serve(() -> (c, data) -> {
+            received.computeIfAbsent(c.remoteAddress(), k -> new AtomicInteger()).addAndGet(data.remaining());
+            data.limit(data.capacity()); // a careless or hostile handler reaching past its bytes
+            byte[] reachable = new byte[data.remaining()];
+            data.get(reachable);
+            reachableBytesOfA.computeIfAbsent(c.remoteAddress(), k -> new AtomicInteger())
+                    .addAndGet(TestSupport.occurrences(reachable, (byte) 'A'));
+        });
+        try (SocketChannel a = connect(server.localAddress()); SocketChannel b = connect(server.localAddress())) {
+            byte[] fromA = new byte[1000];
+            java.util.Arrays.fill(fromA, (byte) 'A');
+            writeFully(a, ByteBuffer.wrap(fromA));
+            eventually().until(() -> received.getOrDefault(a.getLocalAddress(), new AtomicInteger()).get() == 1000);
+            writeFully(b, ByteBuffer.wrap("bbbbb".getBytes(StandardCharsets.US_ASCII)));
+            eventually().until(() -> received.getOrDefault(b.getLocalAddress(), new AtomicInteger()).get() == 5);
+            assertEquals(0, reachableBytesOfA.get(b.getLocalAddress()).get(), "bytes of A's that B's handler could read");
         }
     }
 }

@@ -25,8 +25,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -478,5 +480,37 @@ class DatagramEndpointTest {
         assertFalse(endpoint.isOpen());
         assertFalse(endpoint.send(ByteBuffer.allocate(1), anyLoopbackPort()));
         awaitSocketsAtMost(baseline);
+    }
+
+    /**
+     * onDatagram gets a view of exactly its datagram. It used to get the loop's shared
+     * read buffer, so a handler that moved the limit read what another sender's datagram
+     * had left there: isolation between peers is a security property.
+     */
+    @Test
+    void aHandlerCannotReachAnotherSendersBytesThroughItsDatagramBuffer() throws Exception {
+        Map<SocketAddress, Integer> received = new ConcurrentHashMap<>();
+        Map<SocketAddress, Integer> reachableBytesOfA = new ConcurrentHashMap<>();
+        DatagramEndpoint endpoint = DatagramEndpoint.bind(serverLoop, anyLoopbackPort(), (e, sender, data) -> {
+            received.put(sender, data.remaining());
+            data.limit(data.capacity()); // a careless or hostile handler reaching past its datagram
+            byte[] reachable = new byte[data.remaining()];
+            data.get(reachable);
+            reachableBytesOfA.put(sender, TestSupport.occurrences(reachable, (byte) 'A'));
+        });
+        try (DatagramChannel a = DatagramChannel.open(); DatagramChannel b = DatagramChannel.open()) {
+            a.bind(anyLoopbackPort());
+            b.bind(anyLoopbackPort());
+            byte[] fromA = new byte[1000];
+            java.util.Arrays.fill(fromA, (byte) 'A');
+            a.send(ByteBuffer.wrap(fromA), endpoint.localAddress());
+            eventually().until(() -> received.containsKey(a.getLocalAddress()));
+            b.send(ByteBuffer.wrap("bbbbb".getBytes(java.nio.charset.StandardCharsets.US_ASCII)), endpoint.localAddress());
+            eventually().until(() -> received.containsKey(b.getLocalAddress()));
+            assertEquals(5, received.get(b.getLocalAddress()));
+            assertEquals(0, reachableBytesOfA.get(b.getLocalAddress()), "bytes of A's that the handler could read in B's datagram");
+        } finally {
+            endpoint.close();
+        }
     }
 }

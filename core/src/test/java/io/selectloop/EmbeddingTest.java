@@ -5,6 +5,8 @@ import static io.selectloop.TestSupport.connect;
 import static io.selectloop.TestSupport.readFully;
 import static io.selectloop.TestSupport.writeFully;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -59,6 +61,51 @@ class EmbeddingTest {
             // drive the shutdown to its end on this thread
         }
         assertTrue(loop.isTerminated());
+    }
+
+    /**
+     * close() from another thread while the application drives the loop with runOnce. It
+     * used to run the termination, and so the handlers' onClose, on the closing thread,
+     * while the application's thread may be using the loop between two iterations. It
+     * must only ask: the driving thread's next runOnce closes.
+     */
+    @Test
+    void closeFromAnotherThreadIsCarriedOutByTheThreadDrivingRunOnce() throws Exception {
+        EventLoop loop = EventLoop.open();
+        AtomicReference<Thread> closedOn = new AtomicReference<>();
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(), () -> new Handler() {
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                data.position(data.limit());
+            }
+
+            @Override
+            public void onClose(Connection c, Throwable cause) {
+                closedOn.set(Thread.currentThread());
+            }
+        });
+        try (SocketChannel ch = connect(server.localAddress())) {
+            runUntil(loop, () -> server.connectionCount() == 1);
+            // Between two iterations, as an application doing its own work there:
+            Thread closer = new Thread(loop::close, "closer");
+            closer.start();
+            closer.join(TimeUnit.SECONDS.toMillis(60));
+            assertFalse(closer.isAlive(), "close() from another thread returned");
+            runUntil(loop, loop::isTerminated);
+            assertSame(Thread.currentThread(), closedOn.get(), "onClose ran on the thread driving the loop");
+            assertTrue(server.isClosed());
+        } finally {
+            loop.close();
+        }
+    }
+
+    /** Drives {@code loop} on this thread until {@code done}, for at most a minute. */
+    private static void runUntil(EventLoop loop, java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
+            loop.runOnce(10);
+        }
+        assertTrue(done.getAsBoolean(), "not done after a minute of runOnce");
     }
 
     /** The README's embedding example compiles and runs exactly as printed. */

@@ -166,4 +166,24 @@ class RegistrationTest {
         loop.close();
         assertFalse(pipe.source().isOpen());
     }
+
+    /**
+     * A channel whose registration was cancelled is the user's again (as with selectors'
+     * unregister): terminating the loop must leave it open. Termination used to close
+     * every key the selector still listed, and a cancelled key stays listed until the
+     * next select, so a close in the same iteration as the cancel closed the channel.
+     */
+    @Test
+    void terminationLeavesAChannelUnregisteredJustBeforeItOpen() throws Exception {
+        Registration r = onLoop(() -> loop.register(pipe.source(), OP_READ, (reg, ops) -> { }));
+        onLoop(() -> {
+            r.cancel();
+            loop.close(); // on the loop thread: terminates at the end of this iteration
+            return null;
+        });
+        loop.terminationFuture().get(10, TimeUnit.SECONDS);
+        assertTrue(pipe.source().isOpen(), "the loop closed a channel it no longer owned");
+        pipe.sink().write(ByteBuffer.wrap("x".getBytes()));
+        assertEquals(1, pipe.source().read(ByteBuffer.allocate(1)), "still usable by its owner");
+    }
 }

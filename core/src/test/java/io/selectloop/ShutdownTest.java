@@ -4,6 +4,7 @@ import static io.selectloop.TestSupport.anyLoopbackPort;
 import static io.selectloop.TestSupport.connect;
 import static io.selectloop.TestSupport.eventually;
 import static io.selectloop.TestSupport.readToEnd;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -133,5 +134,35 @@ class ShutdownTest {
             assertFalse(events.opened.get(0).isOpen());
         }
         eventually().until(() -> TestSupport.openFileDescriptors() <= baseline);
+    }
+
+    /**
+     * A write handed over from another thread, then shutdownGracefully on that thread: the
+     * write must go out before the close. Shutdown used to close connections at once while
+     * the write still waited behind other threads' tasks (the task budget cut the queue
+     * short), so the peer saw end of stream and no bytes.
+     */
+    @Test
+    void aWriteFromAnotherThreadJustBeforeShutdownIsSentBeforeTheClose() throws Exception {
+        EventLoop loop = EventLoop.start("write-then-shutdown");
+        TestSupport.Events events = new TestSupport.Events();
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(), () -> new TestSupport.RecordingEcho(events));
+        byte[] lastWords = "the last words before shutdown".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        try (SocketChannel ch = connect(server.localAddress())) {
+            eventually().until(() -> events.opened.size() == 1);
+            Connection c = events.opened.get(0);
+            try (TestSupport.LoopHold busy = TestSupport.holdLoop(loop)) {
+                for (int i = 0; i < 1000; i++) {
+                    loop.execute(() -> { }); // another thread's backlog: more than one task budget's worth
+                }
+                c.write(lastWords);
+                loop.shutdownGracefully(Duration.ofSeconds(30));
+            }
+            assertArrayEquals(lastWords, readToEnd(ch), "the peer gets the write, then end of stream");
+            loop.terminationFuture().get(30, TimeUnit.SECONDS);
+            assertNull(events.causes.get(c), "closed in order, nothing unsent");
+        } finally {
+            loop.close();
+        }
     }
 }

@@ -181,6 +181,48 @@ final class TestSupport {
         return result.get(60, TimeUnit.SECONDS);
     }
 
+    /**
+     * Keeps {@code loop} busy in one task until {@link LoopHold#close()}, so that whatever
+     * other threads hand over meanwhile waits in its task queue, in order. Once released,
+     * the task returns only after the loop's per-iteration task budget
+     * ({@link EventLoop#TASK_BUDGET_NANOS}) has passed, as under real load: the loop checks
+     * the budget every 32 tasks, so beyond the next few, the tasks queued behind this one
+     * wait for a later iteration.
+     */
+    static LoopHold holdLoop(EventLoop loop) throws InterruptedException {
+        LoopHold hold = new LoopHold();
+        loop.execute(hold::hold);
+        if (!hold.held.await(60, TimeUnit.SECONDS)) {
+            throw new AssertionError("the loop never ran the holding task");
+        }
+        return hold;
+    }
+
+    /** See {@link #holdLoop}. */
+    static final class LoopHold implements AutoCloseable {
+        private final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        private final java.util.concurrent.CountDownLatch released = new java.util.concurrent.CountDownLatch(1);
+
+        private void hold() {
+            long start = System.nanoTime();
+            held.countDown();
+            try {
+                released.await(60, TimeUnit.SECONDS); // bounded: a failed test must not wedge the loop
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            while (System.nanoTime() - start <= EventLoop.TASK_BUDGET_NANOS) {
+                Thread.onSpinWait();
+            }
+        }
+
+        @Override
+        public void close() {
+            released.countDown();
+        }
+    }
+
     /** Channels the loop still has registered (cancelled keys not counted). */
     static int registeredChannels(EventLoop loop) throws Exception {
         return onLoop(loop, loop::registeredChannelCount);
@@ -252,6 +294,49 @@ final class TestSupport {
 
     static byte[] sha256(byte[] data) {
         return sha256().digest(data);
+    }
+
+    /**
+     * SHA-256 of the next {@code length} bytes, read in 64 KiB pieces: reading into one
+     * heap buffer the size of the stream would make the JDK cache a direct buffer of that
+     * size for this thread, which the direct-memory tests would count.
+     */
+    static byte[] sha256OfNext(SocketChannel ch, long length) throws IOException {
+        MessageDigest digest = sha256();
+        ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
+        long left = length;
+        while (left > 0) {
+            buffer.clear().limit((int) Math.min(buffer.capacity(), left));
+            int n = ch.read(buffer);
+            if (n < 0) {
+                throw new java.io.EOFException("end of stream after " + (length - left) + " of " + length + " bytes");
+            }
+            digest.update(buffer.array(), 0, n);
+            left -= n;
+        }
+        return digest.digest();
+    }
+
+    /** Bytes held by this JVM's direct buffers, as the "direct" buffer pool bean counts them. */
+    static long directMemoryUsed() {
+        for (java.lang.management.BufferPoolMXBean pool
+                : java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)) {
+            if (pool.getName().equals("direct")) {
+                return pool.getMemoryUsed();
+            }
+        }
+        throw new IllegalStateException("this JVM has no \"direct\" buffer pool bean");
+    }
+
+    /** How many times {@code b} occurs in {@code bytes}. */
+    static int occurrences(byte[] bytes, byte b) {
+        int n = 0;
+        for (byte x : bytes) {
+            if (x == b) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** An echo handler that records every callback, for assertions. */
