@@ -429,6 +429,10 @@ public final class StreamServer implements AutoCloseable {
             log.warn("handler supplier for {} threw; refusing the connection", localAddress, e);
             closeQuietly(accepted);
             return;
+        } catch (Error e) {
+            // Unexpected: the loop closes this server visibly. This socket is ours alone.
+            closeQuietly(accepted);
+            throw e;
         }
         if (handler == null) {
             log.warn("handler supplier for {} returned null; refusing the connection", localAddress);
