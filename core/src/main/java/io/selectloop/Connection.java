@@ -108,6 +108,17 @@ public interface Connection {
     /** True until the connection is closed. Any thread. */
     boolean isOpen();
 
+    /**
+     * True once {@link #close()} or {@link #abort()} has taken effect, or the connection
+     * has closed: nothing more is delivered to the handler but the last callbacks of the
+     * close itself (asyncio's {@code Transport.is_closing()}). On the loop thread it is
+     * true as soon as {@code close()} returns; from another thread, once the close has
+     * reached the loop. Any thread.
+     */
+    default boolean isClosing() {
+        return !isOpen();
+    }
+
     /** The peer's address (null if it could not be read). Any thread. */
     SocketAddress remoteAddress();
 

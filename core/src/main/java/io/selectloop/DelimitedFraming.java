@@ -98,9 +98,15 @@ final class DelimitedFraming extends Framing {
         return s.append(']').toString();
     }
 
+    /**
+     * {@code seen} bytes arrived without a delimiter. Reported as the frame's length so
+     * far: what was seen, less what may yet turn out to be the start of the delimiter
+     * (and of a line's {@code \r}), which is exactly one more than the maximum.
+     */
     private FrameTooLongException noDelimiter(long seen) {
-        return new FrameTooLongException(maxLength(), seen, "no delimiter within " + seen
-                + " bytes: the frame is over the maximum of " + maxLength());
+        long frameAtLeast = seen - (delimiter.length - 1) - (stripCr ? 1 : 0);
+        return new FrameTooLongException(maxLength(), frameAtLeast, "a frame of at least " + frameAtLeast
+                + " bytes (no delimiter yet), over the maximum of " + maxLength());
     }
 
     /** The payload length of {@code raw} bytes before the delimiter, checked against the maximum. */

@@ -645,6 +645,31 @@ public final class EventLoop implements Executor, AutoCloseable {
      * @throws RejectedExecutionException once the loop has terminated
      */
     public TimerHandle schedule(Runnable task, long delay, TimeUnit unit) {
+        return schedule(task, delay, 0, unit);
+    }
+
+    /**
+     * Runs {@code task} on the loop thread after {@code initialDelay}, then every
+     * {@code period}, at fixed times (initialDelay + k × period, so it does not drift
+     * however long each run takes), until the returned handle is cancelled. A run never
+     * starts early. If the loop was busy past one or more of those times (a long
+     * callback, a paused VM), the missed runs are skipped, not run back to back: the next
+     * run is at the next time still ahead. A task that throws is logged and keeps its
+     * schedule. Any thread.
+     *
+     * @return a handle whose {@link TimerHandle#cancel()} stops every later run
+     * @throws IllegalArgumentException if {@code period} is not positive
+     * @throws RejectedExecutionException once the loop has terminated
+     */
+    public TimerHandle scheduleAtFixedRate(Runnable task, long initialDelay, long period, TimeUnit unit) {
+        long periodNanos = unit.toNanos(period);
+        if (periodNanos <= 0) {
+            throw new IllegalArgumentException("period must be positive, was " + period + " " + unit);
+        }
+        return schedule(task, initialDelay, periodNanos, unit);
+    }
+
+    private TimerHandle schedule(Runnable task, long delay, long periodNanos, TimeUnit unit) {
         Objects.requireNonNull(task, "task");
         if (state.get() == TERMINATED) {
             throw new RejectedExecutionException("event loop " + name + " has terminated");
@@ -652,7 +677,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         long delayNanos = Math.max(0, unit.toNanos(delay));
         long now = nanoTime();
         long deadline = delayNanos > NO_DEADLINE - 1 - now ? NO_DEADLINE - 1 : now + delayNanos;
-        TimerHandle timer = new TimerHandle(this, task, deadline, timerSequence.getAndIncrement());
+        TimerHandle timer = new TimerHandle(this, task, deadline, timerSequence.getAndIncrement(), periodNanos);
         if (inEventLoop()) {
             timers.add(timer);
         } else {
@@ -721,13 +746,33 @@ public final class EventLoop implements Executor, AutoCloseable {
         int ran = 0;
         while ((next = timers.peek()) != null && next.deadline <= now && next.sequence < sequenceLimit) {
             timers.poll();
-            if (next.markFired()) {
+            if (next.periodNanos == 0) {
+                if (next.markFired()) {
+                    runSafely(next.task, "timer");
+                }
+            } else if (!next.isCancelled()) {
                 runSafely(next.task, "timer");
+                rescheduleFixedRate(next);
             }
             if ((++ran & 31) == 0 && System.nanoTime() - started > TASK_BUDGET_NANOS) {
                 return; // the rest are overdue, so the next select does not sleep
             }
         }
+    }
+
+    /** The next of a fixed-rate timer's times still ahead; missed ones are skipped, not run in a burst. */
+    private void rescheduleFixedRate(TimerHandle timer) {
+        if (timer.isCancelled() || state.get() == TERMINATED) {
+            return;
+        }
+        long now = nanoTime();
+        long next = timer.deadline + timer.periodNanos;
+        if (next - now <= 0) {
+            long missed = (now - timer.deadline) / timer.periodNanos;
+            next = timer.deadline + (missed + 1) * timer.periodNanos;
+        }
+        timer.reschedule(next, timerSequence.getAndIncrement());
+        timers.add(timer);
     }
 
     /** True while the loop sleeps in select, so a submission from another thread must wake it (tests). */

@@ -10,6 +10,8 @@ import java.util.Objects;
  * turns out to be invalid. Loop thread only, like every handler.
  */
 abstract class FrameDecoder implements Handler {
+    private static final LogLimiter framingErrorHandlerLog =
+            new LogLimiter(org.slf4j.LoggerFactory.getLogger(FrameDecoder.class), org.slf4j.event.Level.WARN);
     private final FrameHandler frames;
     private Connection connection;
     private BufferPool pool;
@@ -65,6 +67,9 @@ abstract class FrameDecoder implements Handler {
             // about to close, and the decoder's state may be mid-frame.
             finish();
             data.position(data.limit());
+            if (t instanceof FramingException) {
+                reportFramingError(c, (FramingException) t);
+            }
             throw t;
         }
     }
@@ -74,7 +79,9 @@ abstract class FrameDecoder implements Handler {
         if (!finished && holdsPartialFrame()) {
             String partial = describePartialFrame();
             finish();
-            throw new CorruptFrameException("the input ended inside a frame (" + partial + ")");
+            CorruptFrameException e = new CorruptFrameException("the input ended inside a frame (" + partial + ")");
+            reportFramingError(c, e);
+            throw e;
         }
         frames.onEof(c);
     }
@@ -95,6 +102,17 @@ abstract class FrameDecoder implements Handler {
         frames.onClose(c, cause);
     }
 
+    /** The connection closes with {@code e} as the cause whatever the handler does here. */
+    private void reportFramingError(Connection c, FramingException e) {
+        try {
+            frames.onFramingError(c, e);
+        } catch (Throwable t) {
+            EventLoop.rethrowIfFatal(t);
+            e.addSuppressed(t);
+            framingErrorHandlerLog.log("{}: onFramingError threw; closing as for the framing error", c, t);
+        }
+    }
+
     private void finish() {
         finished = true;
         resetPartialFrame();
@@ -102,12 +120,17 @@ abstract class FrameDecoder implements Handler {
     }
 
     /**
-     * Hands one frame to the handler. Returns false if the connection closed meanwhile
-     * (the handler aborted it, say): the caller must stop at once, since the
+     * Hands one frame to the handler. Returns false if the connection is closing or
+     * closed now (the handler closed it, say): the caller must stop at once, since the
      * accumulation has been given back.
      */
     final boolean deliver(Connection c, ByteBuffer frame) throws Exception {
         frames.onFrame(c, frame);
+        if (!finished && c.isClosing()) {
+            // close() or abort() inside onFrame: as asyncio never calls data_received
+            // after close(), the frames still in this read are dropped, not delivered.
+            finish();
+        }
         return !finished;
     }
 

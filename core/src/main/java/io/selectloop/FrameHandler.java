@@ -39,6 +39,18 @@ public interface FrameHandler {
         c.close();
     }
 
+    /**
+     * The peer sent something that is not a valid frame: too long
+     * ({@link FrameTooLongException}) or malformed ({@link CorruptFrameException},
+     * including input that ends inside a frame). Called once, before the connection
+     * closes, and after every frame before the bad one was delivered; no frame follows.
+     * Writes made here are sent before the close (within {@link StreamOptions#closeTimeout()}),
+     * so a protocol can answer, say {@code ERR line too long}. The connection then closes
+     * with {@code e} as the cause, whatever this method does. The default does nothing.
+     */
+    default void onFramingError(Connection c, FramingException e) throws Exception {
+    }
+
     /** As {@link Handler#onWritabilityChanged}. */
     default void onWritabilityChanged(Connection c, boolean writable) throws Exception {
     }

@@ -885,6 +885,11 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     }
 
     @Override
+    public boolean isClosing() {
+        return state != OPEN;
+    }
+
+    @Override
     public SocketAddress remoteAddress() {
         return remoteAddress;
     }

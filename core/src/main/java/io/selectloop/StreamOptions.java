@@ -41,6 +41,8 @@ public final class StreamOptions {
     private final int maxConnections;
     private final long writeStallNanos;
     private final long closeTimeoutNanos;
+    private final OverLimit overLimit;
+    private final byte[] overLimitMessage;
 
     private StreamOptions(Builder b) {
         tcpNoDelay = b.tcpNoDelay;
@@ -61,6 +63,8 @@ public final class StreamOptions {
         maxConnections = b.maxConnections;
         writeStallNanos = b.writeStallNanos;
         closeTimeoutNanos = b.closeTimeoutNanos;
+        overLimit = b.overLimit;
+        overLimitMessage = b.overLimitMessage.clone();
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -82,7 +86,8 @@ public final class StreamOptions {
                 .maxReadsPerWakeup(maxReadsPerWakeup).maxAcceptsPerWakeup(maxAcceptsPerWakeup)
                 .readIdleTimeout(Duration.ofNanos(readIdleNanos)).writeIdleTimeout(Duration.ofNanos(writeIdleNanos))
                 .allIdleTimeout(Duration.ofNanos(allIdleNanos)).maxConnections(maxConnections)
-                .writeStallTimeout(Duration.ofNanos(writeStallNanos)).closeTimeout(Duration.ofNanos(closeTimeoutNanos));
+                .writeStallTimeout(Duration.ofNanos(writeStallNanos)).closeTimeout(Duration.ofNanos(closeTimeoutNanos))
+                .overLimit(overLimit).overLimitMessage(overLimitMessage);
     }
 
     public boolean tcpNoDelay() { return tcpNoDelay; }
@@ -109,6 +114,9 @@ public final class StreamOptions {
     public Duration writeStallTimeout() { return Duration.ofNanos(writeStallNanos); }
     /** {@link Duration#ZERO} when off. */
     public Duration closeTimeout() { return Duration.ofNanos(closeTimeoutNanos); }
+    public OverLimit overLimit() { return overLimit; }
+    /** A copy; empty when none. */
+    public byte[] overLimitMessage() { return overLimitMessage.clone(); }
 
     long readIdleNanos() { return readIdleNanos; }
     long writeIdleNanos() { return writeIdleNanos; }
@@ -130,7 +138,7 @@ public final class StreamOptions {
                 + ", maxReadsPerWakeup=" + maxReadsPerWakeup + ", maxAcceptsPerWakeup=" + maxAcceptsPerWakeup
                 + ", idleTimeouts(read/write/all)=" + readIdleTimeout() + "/" + writeIdleTimeout() + "/" + allIdleTimeout()
                 + ", maxConnections=" + maxConnections + ", writeStallTimeout=" + writeStallTimeout()
-                + ", closeTimeout=" + closeTimeout() + "]";
+                + ", closeTimeout=" + closeTimeout() + ", overLimit=" + overLimit + "]";
     }
 
     /** Builds {@link StreamOptions}. Not thread-safe; build on one thread. */
@@ -153,6 +161,8 @@ public final class StreamOptions {
         private int maxConnections;
         private long writeStallNanos = DEFAULT_WRITE_STALL.toNanos();
         private long closeTimeoutNanos = DEFAULT_CLOSE_TIMEOUT.toNanos();
+        private OverLimit overLimit = OverLimit.WAIT;
+        private byte[] overLimitMessage = new byte[0];
 
         private Builder() {
         }
@@ -268,6 +278,29 @@ public final class StreamOptions {
          */
         public Builder maxConnections(int connections) {
             maxConnections = requireAtLeast(connections, 0, "maxConnections");
+            return this;
+        }
+
+        /**
+         * What the server does with a peer that connects while {@link #maxConnections} are
+         * open: {@link OverLimit#WAIT} (the default) leaves it in the listen backlog,
+         * {@link OverLimit#REJECT} accepts it and closes it at once, after writing
+         * {@link #overLimitMessage} if set. Servers only.
+         */
+        public Builder overLimit(OverLimit policy) {
+            overLimit = java.util.Objects.requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Bytes written to a peer rejected over the limit before it is closed (such as
+         * {@code busy\n}); at most 1,024 bytes, written once without waiting. Default none.
+         */
+        public Builder overLimitMessage(byte[] message) {
+            if (message.length > 1024) {
+                throw new IllegalArgumentException("overLimitMessage is " + message.length + " bytes; at most 1024");
+            }
+            overLimitMessage = message.clone();
             return this;
         }
 

@@ -55,6 +55,7 @@ public final class StreamServer implements AutoCloseable {
     private final Acceptor acceptor = new Acceptor();
     private final AtomicInteger liveConnections = new AtomicInteger();
     private final AtomicLong acceptedConnections = new AtomicLong();
+    private final AtomicLong rejectedConnections = new AtomicLong();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private Registration registration;
     private volatile boolean closed;
@@ -199,9 +200,14 @@ public final class StreamServer implements AutoCloseable {
         }
     }
 
-    /** The bound address, with the real port when bound to port 0. */
+    /** The bound address, with the real port when bound to port 0. Any thread. */
     public SocketAddress localAddress() {
         return localAddress;
+    }
+
+    /** The bound TCP port (the real one when bound to port 0); -1 for a Unix domain socket. Any thread. */
+    public int port() {
+        return localAddress instanceof InetSocketAddress ? ((InetSocketAddress) localAddress).getPort() : -1;
     }
 
     /** The loop this server accepts on (for a group, the one of its loops that accepts). */
@@ -290,7 +296,8 @@ public final class StreamServer implements AutoCloseable {
         @Override
         public void ready(Registration r, int readyOps) {
             for (int i = 0; i < options.maxAcceptsPerWakeup(); i++) {
-                if (options.maxConnections() > 0 && liveConnections.get() >= options.maxConnections()) {
+                boolean overLimit = options.maxConnections() > 0 && liveConnections.get() >= options.maxConnections();
+                if (overLimit && options.overLimit() == OverLimit.WAIT) {
                     pauseAtConnectionLimit();
                     return;
                 }
@@ -308,6 +315,10 @@ public final class StreamServer implements AutoCloseable {
                 }
                 backoffReported = false;
                 nextBackoffMillis = 0;
+                if (overLimit) {
+                    reject(accepted);
+                    continue;
+                }
                 acceptedConnections.incrementAndGet();
                 startConnection(accepted);
             }
@@ -379,6 +390,28 @@ public final class StreamServer implements AutoCloseable {
             // and the flag: it saw no flag, so it queued no resume. Look once more.
             resumeBelowConnectionLimit();
         }
+    }
+
+    /** Over the limit with {@link OverLimit#REJECT}: tell the peer, if there is a message, and close. */
+    private void reject(SocketChannel accepted) {
+        rejectedConnections.incrementAndGet();
+        connectionLimitLog.log("{}: {} connections open, the maxConnections limit; rejecting new peers", this,
+                liveConnections.get());
+        byte[] message = options.overLimitMessage();
+        if (message.length > 0) {
+            try {
+                accepted.configureBlocking(false);
+                accepted.write(java.nio.ByteBuffer.wrap(message)); // a new socket's buffer takes 1 KiB at once
+            } catch (IOException e) {
+                log.debug("could not tell a rejected peer on {}: {}", localAddress, e.toString());
+            }
+        }
+        closeQuietly(accepted);
+    }
+
+    /** Peers rejected over the connection limit since bind ({@link OverLimit#REJECT}). Any thread. */
+    public long rejectedCount() {
+        return rejectedConnections.get();
     }
 
     /** A connection closed, on whichever loop it lives on. */

@@ -14,23 +14,32 @@ public final class TimerHandle {
 
     final EventLoop loop;
     final Runnable task;
-    /** Nanoseconds on the loop's clock ({@link EventLoop#nanoTime()}). */
-    final long deadline;
+    /** Nanoseconds on the loop's clock ({@link EventLoop#nanoTime()}); moves on for a fixed-rate timer. */
+    long deadline;
     /** Breaks ties between equal deadlines so timers fire in the order they were scheduled. */
-    final long sequence;
+    long sequence;
+    /** 0 for a one-shot timer; else the period of a fixed-rate one. */
+    final long periodNanos;
     /** Position in the loop's heap, -1 when not in it. Loop thread only. */
     int heapIndex = -1;
     private volatile int state;
 
-    TimerHandle(EventLoop loop, Runnable task, long deadline, long sequence) {
+    TimerHandle(EventLoop loop, Runnable task, long deadline, long sequence, long periodNanos) {
         this.loop = loop;
         this.task = task;
         this.deadline = deadline;
         this.sequence = sequence;
+        this.periodNanos = periodNanos;
+    }
+
+    /** A fixed-rate timer's next run, while it is out of the heap. Loop thread only. */
+    void reschedule(long nextDeadline, long nextSequence) {
+        deadline = nextDeadline;
+        sequence = nextSequence;
     }
 
     /**
-     * Cancels the timer. A cancelled timer never runs.
+     * Cancels the timer. A cancelled timer never runs (again, for a fixed-rate one).
      *
      * @return true if this call cancelled it; false if it already ran or was cancelled
      */
@@ -47,7 +56,7 @@ public final class TimerHandle {
         return state == CANCELLED;
     }
 
-    /** True once the timer has run or been cancelled. */
+    /** True once the timer has run (a one-shot timer) or been cancelled. */
     public boolean isDone() {
         return state != PENDING;
     }

@@ -407,4 +407,83 @@ class FramingSocketTest {
     private static ByteBuffer ascii(String s) {
         return ByteBuffer.wrap(s.getBytes(StandardCharsets.US_ASCII));
     }
+
+    /**
+     * A newcomer's key-value server: {@code QUIT\nSET sneaky 1\n} in one send. onFrame
+     * answers BYE and closes at QUIT; the SET after it, already in the same read, must
+     * never be delivered (asyncio never calls data_received after close()).
+     */
+    @Test
+    void nothingIsDeliveredAfterCloseEvenFromTheSameRead() throws Exception {
+        Framing lines = Framing.lines(1024);
+        List<String> delivered = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Boolean> closingAfterClose = new java.util.concurrent.CopyOnWriteArrayList<>();
+        StreamServer server = serve(() -> lines.handler((c, frame) -> {
+            String line = StandardCharsets.US_ASCII.decode(frame).toString();
+            delivered.add(line);
+            if (line.equals("QUIT")) {
+                lines.write(c, ByteBuffer.wrap("BYE".getBytes(StandardCharsets.US_ASCII)));
+                c.close();
+                closingAfterClose.add(c.isClosing());
+            }
+        }));
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("QUIT\nSET sneaky 1\nGET sneaky\n".getBytes(StandardCharsets.US_ASCII)));
+            assertEquals("BYE\n", new String(TestSupport.readToEnd(ch), StandardCharsets.US_ASCII));
+        }
+        assertEquals(List.of("QUIT"), delivered);
+        assertEquals(List.of(true), closingAfterClose, "isClosing() is true as soon as close() returns on the loop");
+    }
+
+    /** A line protocol answers an over-long line with an error line, then the connection closes. */
+    @Test
+    void aFramingErrorCanBeAnsweredBeforeTheClose() throws Exception {
+        Framing lines = Framing.lines(16);
+        CompletableFuture<Throwable> closed = new CompletableFuture<>();
+        StreamServer server = serve(() -> lines.handler(new FrameHandler() {
+            @Override
+            public void onFrame(Connection c, ByteBuffer frame) {
+                lines.write(c, frame);
+            }
+
+            @Override
+            public void onFramingError(Connection c, FramingException e) {
+                lines.write(c, ByteBuffer.wrap("ERR too long".getBytes(StandardCharsets.US_ASCII)));
+            }
+
+            @Override
+            public void onClose(Connection c, Throwable cause) {
+                closed.complete(cause);
+            }
+        }));
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("ok\nthis line is far too long for sixteen\n".getBytes(StandardCharsets.US_ASCII)));
+            assertEquals("ok\nERR too long\n", new String(TestSupport.readToEnd(ch), StandardCharsets.US_ASCII),
+                    "the good line's echo, the error line, then end of stream");
+        }
+        FrameTooLongException cause = org.junit.jupiter.api.Assertions.assertInstanceOf(FrameTooLongException.class,
+                closed.get(30, TimeUnit.SECONDS));
+        assertEquals(17, cause.size(), "a frame of at least one byte over the limit: " + cause.getMessage());
+    }
+
+    /** Input that ends inside a frame is a framing error too, and can be answered the same way. */
+    @Test
+    void anEndOfInputInsideAFrameCanBeAnswered() throws Exception {
+        Framing lines = Framing.lines(1024);
+        StreamServer server = serve(() -> lines.handler(new FrameHandler() {
+            @Override
+            public void onFrame(Connection c, ByteBuffer frame) {
+            }
+
+            @Override
+            public void onFramingError(Connection c, FramingException e) {
+                lines.write(c, ByteBuffer.wrap(("ERR " + e.getClass().getSimpleName()).getBytes(StandardCharsets.US_ASCII)));
+            }
+        }));
+        try (SocketChannel ch = connect(server.localAddress())) {
+            writeFully(ch, ByteBuffer.wrap("no newline".getBytes(StandardCharsets.US_ASCII)));
+            ch.shutdownOutput();
+            assertEquals("ERR CorruptFrameException\n", new String(TestSupport.readToEnd(ch), StandardCharsets.US_ASCII));
+        }
+    }
 }
