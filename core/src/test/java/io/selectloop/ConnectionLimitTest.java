@@ -20,7 +20,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** {@code maxConnections}: peers over the limit wait in the backlog and are admitted as others leave. */
+/**
+ * {@code maxConnections}: peers over the limit wait in the backlog and are admitted as
+ * others leave ({@link OverLimit#WAIT}), or are told and closed at once ({@link OverLimit#REJECT}).
+ */
 class ConnectionLimitTest {
     private EventLoop loop;
     private final TestSupport.Events events = new TestSupport.Events();
@@ -101,5 +104,33 @@ class ConnectionLimitTest {
         }
         eventually().until(() -> events.closed.size() == limit + extra);
         events.assertEachClosedOnce();
+    }
+
+    /** Reject mode: the peer over the limit reads the message and end of stream at once, instead of hanging. */
+    @Test
+    void overTheLimitRejectModeAnswersAndClosesAtOnce() throws Exception {
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(),
+                StreamOptions.builder().maxConnections(2).overLimit(OverLimit.REJECT)
+                        .overLimitMessage("busy\n".getBytes(StandardCharsets.US_ASCII)).build(),
+                () -> new TestSupport.RecordingEcho(events));
+        try (SocketChannel first = connect(server.localAddress());
+             SocketChannel second = connect(server.localAddress())) {
+            eventually().until(() -> server.connectionCount() == 2);
+            for (int i = 0; i < 3; i++) {
+                try (SocketChannel refused = connect(server.localAddress())) {
+                    assertEquals("busy\n", new String(TestSupport.readToEnd(refused), StandardCharsets.US_ASCII));
+                }
+            }
+            assertEquals(3, server.rejectedCount());
+            assertEquals(2, server.connectionCount(), "the rejected never counted as connections");
+            writeFully(first, ByteBuffer.wrap(hello(1)));
+            assertArrayEquals(hello(1), readFully(first, hello(1).length), "those within the limit are served");
+        }
+        // Below the limit again, a new peer is served, not rejected.
+        eventually().until(() -> server.connectionCount() == 0);
+        try (SocketChannel later = connect(server.localAddress())) {
+            writeFully(later, ByteBuffer.wrap(hello(3)));
+            assertArrayEquals(hello(3), readFully(later, hello(3).length));
+        }
     }
 }

@@ -398,4 +398,46 @@ class EventLoopTest {
             }
         }
     }
+
+    /**
+     * Fixed-rate timers keep to their times: never early, and a run that overran several
+     * periods is followed by the next time still ahead, not by a burst of missed runs.
+     * Asserted on the times themselves (each run in a period slot of its own), not on
+     * how long anything took.
+     */
+    @Test
+    void fixedRateTimersSkipMissedPeriodsInsteadOfBursting() throws Exception {
+        loop = EventLoop.start("fixed-rate");
+        long period = TimeUnit.MILLISECONDS.toNanos(10);
+        List<Long> runs = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.CountDownLatch sixRuns = new java.util.concurrent.CountDownLatch(6);
+        TimerHandle timer = loop.scheduleAtFixedRate(() -> {
+            runs.add(EventLoop.nanoTime());
+            if (runs.size() == 2) {
+                // A callback that overruns five periods (busy, as a slow callback is).
+                long until = System.nanoTime() + 5 * period;
+                while (System.nanoTime() < until) {
+                    Thread.onSpinWait();
+                }
+            }
+            sixRuns.countDown();
+        }, 10, 10, TimeUnit.MILLISECONDS);
+        // Its times are firstDeadline + k * period; read before the first run can move it.
+        long start = timer.deadline;
+        assertTrue(sixRuns.await(60, TimeUnit.SECONDS));
+        assertTrue(timer.cancel(), "cancel stops a fixed-rate timer that is still running");
+        int ranBeforeCancel = runs.size();
+        long previousSlot = 0;
+        for (long at : runs) {
+            long slot = (at - start) / period + 1; // the run for time start + k * period lands in slot >= k + 1
+            assertTrue(at >= start, "never early");
+            assertTrue(slot > previousSlot, "one run per period at most, no catch-up burst: " + runs);
+            previousSlot = slot;
+        }
+        // The loop's next pass has seen the cancel: no run after it.
+        TestSupport.onLoop(loop, () -> null);
+        TestSupport.onLoop(loop, () -> null);
+        assertTrue(runs.size() <= ranBeforeCancel + 1, "at most the run already under way when cancelled");
+        assertThrows(IllegalArgumentException.class, () -> loop.scheduleAtFixedRate(() -> { }, 0, 0, TimeUnit.SECONDS));
+    }
 }

@@ -384,4 +384,15 @@ class StreamServerTest {
             assertEquals(-1, trigger.read(ByteBuffer.allocate(1)), "the peer sees end of stream");
         }
     }
+
+    @Test
+    void portIsTheBoundTcpPortAndMinusOneForAUnixSocket(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        StreamServer tcp = StreamServer.bind(loop, anyLoopbackPort(), () -> (c, data) -> c.write(data));
+        assertEquals(((java.net.InetSocketAddress) tcp.localAddress()).getPort(), tcp.port());
+        assertTrue(tcp.port() > 0, "the real port, not the 0 asked for");
+        StreamServer unix = StreamServer.bind(loop, java.net.UnixDomainSocketAddress.of(dir.resolve("s.sock")),
+                () -> (c, data) -> c.write(data));
+        assertEquals(-1, unix.port());
+    }
 }
