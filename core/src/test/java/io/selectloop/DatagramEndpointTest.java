@@ -513,4 +513,34 @@ class DatagramEndpointTest {
             endpoint.close();
         }
     }
+
+    /**
+     * Nothing is delivered after close(): five datagrams already waiting in the socket
+     * when the handler closes the endpoint on the first one, and only that one arrives.
+     */
+    @Test
+    void nothingIsDeliveredAfterClose() throws Exception {
+        List<Integer> delivered = new CopyOnWriteArrayList<>();
+        CountDownLatch hold = new CountDownLatch(1);
+        DatagramEndpoint endpoint = DatagramEndpoint.bind(serverLoop, anyLoopbackPort(), (e, sender, data) -> {
+            delivered.add((int) data.get(0));
+            e.close();
+        });
+        // The loop waits while all five arrive, so that they are read in one pass.
+        serverLoop.execute(() -> {
+            try {
+                hold.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try (java.net.DatagramSocket client = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            for (int i = 0; i < 5; i++) {
+                client.send(new java.net.DatagramPacket(new byte[] {(byte) i}, 1, endpoint.localAddress()));
+            }
+        }
+        hold.countDown();
+        endpoint.closeFuture().get(60, TimeUnit.SECONDS);
+        assertEquals(List.of(0), delivered);
+    }
 }

@@ -111,23 +111,7 @@ class EmbeddingTest {
     /** The README's embedding example compiles and runs exactly as printed. */
     @Test
     void theReadmeEmbeddingExampleRunsVerbatim(@TempDir Path dir) throws Exception {
-        String readme = Files.readString(Path.of(System.getProperty("selectloop.readme", "../README.md")));
-        String source = null;
-        Matcher block = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
-        while (block.find() && source == null) {
-            if (block.group(1).contains("class EmbedExample")) {
-                source = block.group(1);
-            }
-        }
-        assertTrue(source != null, "README.md has a ```java block with class EmbedExample");
-        Path file = dir.resolve("EmbedExample.java");
-        Files.writeString(file, source);
-
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        ByteArrayOutputStream diagnostics = new ByteArrayOutputStream();
-        int rc = javac.run(null, null, diagnostics, "-classpath", System.getProperty("java.class.path"),
-                "-d", dir.toString(), file.toString());
-        assertEquals(0, rc, "the README example does not compile:\n" + diagnostics);
+        compileReadmeBlock("EmbedExample", dir);
 
         PrintStream original = System.out;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
@@ -147,5 +131,81 @@ class EmbeddingTest {
         }
         List<String> lines = captured.toString(StandardCharsets.UTF_8).lines().toList();
         assertTrue(lines.contains("echoed: hello"), "example output was: " + lines);
+    }
+
+    /**
+     * The README's key-value recipe, compiled exactly as printed and run as its own
+     * process: the commands work, QUIT ends the session before a command sent behind it
+     * in the same packet runs, and an over-long line is answered before the close.
+     */
+    @Test
+    void theReadmeKeyValueRecipeRunsVerbatim(@TempDir Path dir) throws Exception {
+        compileReadmeBlock("KvServer", dir);
+        Process server = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", dir + java.io.File.pathSeparator + System.getProperty("java.class.path"), "KvServer", "0")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+            String listening = out.readLine();
+            assertTrue(listening != null && listening.startsWith("listening on port "), "it said: " + listening);
+            java.net.InetSocketAddress address = new java.net.InetSocketAddress("127.0.0.1",
+                    Integer.parseInt(listening.substring("listening on port ".length())));
+            try (SocketChannel ch = connect(address)) {
+                assertEquals("OK\nVALUE b c\nDELETED\nNOT_FOUND\nERR unknown command\n",
+                        exchange(ch, "SET a b c\nGET a\nDEL a\nGET a\nPUT a b\n", 5));
+                assertEquals("BYE\n", new String(TestSupport.readToEnd(sent(ch, "QUIT\nSET sneaky 1\n")),
+                        StandardCharsets.UTF_8), "QUIT ends the session");
+            }
+            try (SocketChannel ch = connect(address)) {
+                assertEquals("NOT_FOUND\n", exchange(ch, "GET sneaky\n", 1), "the SET behind QUIT never ran");
+                String tooLong = "SET x " + "y".repeat(5000) + "\n";
+                assertEquals("ERR line too long\n", new String(TestSupport.readToEnd(sent(ch, tooLong)),
+                        StandardCharsets.UTF_8), "the error line, then the close");
+            }
+        } finally {
+            server.destroyForcibly();
+            server.waitFor(60, TimeUnit.SECONDS);
+        }
+    }
+
+    private static SocketChannel sent(SocketChannel ch, String text) throws java.io.IOException {
+        writeFully(ch, ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+        return ch;
+    }
+
+    /** Sends {@code text} and reads back {@code lines} lines. */
+    private static String exchange(SocketChannel ch, String text, int lines) throws java.io.IOException {
+        sent(ch, text);
+        StringBuilder reply = new StringBuilder();
+        ByteBuffer one = ByteBuffer.allocate(1);
+        while (reply.chars().filter(c -> c == '\n').count() < lines) {
+            one.clear();
+            if (ch.read(one) < 0) {
+                throw new java.io.EOFException("closed after " + reply);
+            }
+            reply.append((char) one.get(0));
+        }
+        return reply.toString();
+    }
+
+    /** Writes the README's ```java block that declares {@code className} to {@code dir} and compiles it there. */
+    static void compileReadmeBlock(String className, Path dir) throws Exception {
+        String readme = Files.readString(Path.of(System.getProperty("selectloop.readme", "../README.md")));
+        String source = null;
+        Matcher block = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        while (block.find() && source == null) {
+            if (block.group(1).contains("class " + className + " ")) {
+                source = block.group(1);
+            }
+        }
+        assertTrue(source != null, "README.md has a ```java block with class " + className);
+        Path file = dir.resolve(className + ".java");
+        Files.writeString(file, source);
+        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+        ByteArrayOutputStream diagnostics = new ByteArrayOutputStream();
+        int rc = javac.run(null, null, diagnostics, "-classpath", System.getProperty("java.class.path"),
+                "-d", dir.toString(), file.toString());
+        assertEquals(0, rc, "the README's " + className + " does not compile:\n" + diagnostics);
     }
 }

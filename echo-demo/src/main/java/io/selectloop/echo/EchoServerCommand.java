@@ -5,6 +5,7 @@ import io.selectloop.EventLoopGroup;
 import io.selectloop.Framing;
 import io.selectloop.Handler;
 import io.selectloop.LoopOptions;
+import io.selectloop.OverLimit;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
 import java.net.InetSocketAddress;
@@ -62,6 +63,11 @@ final class EchoServerCommand implements Callable<Integer> {
     @Option(names = "--max-connections", defaultValue = "0", paramLabel = "N",
             description = "Serve at most N connections at once; others wait in the listen backlog; 0 is no limit (default: ${DEFAULT-VALUE}).")
     int maxConnections;
+
+    @Option(names = "--over-limit", defaultValue = "wait", paramLabel = "wait|reject",
+            description = "At --max-connections: wait leaves new peers in the listen backlog; reject answers "
+                    + "'busy' and closes them at once (default: ${DEFAULT-VALUE}).")
+    String overLimit;
 
     @Option(names = "--shutdown-timeout", defaultValue = "5", paramLabel = "SECONDS",
             description = "How long pending output may drain on shutdown (default: ${DEFAULT-VALUE}).")
@@ -179,9 +185,22 @@ final class EchoServerCommand implements Callable<Integer> {
         if (stallTimeoutSeconds < 0 || closeTimeoutSeconds < 0) {
             throw new IllegalArgumentException("--stall-timeout and --close-timeout must not be negative");
         }
+        OverLimit policy;
+        switch (overLimit) {
+            case "wait":
+                policy = OverLimit.WAIT;
+                break;
+            case "reject":
+                policy = OverLimit.REJECT;
+                break;
+            default:
+                throw new IllegalArgumentException("--over-limit must be wait or reject, not '" + overLimit + "'");
+        }
         return StreamOptions.builder()
                 .allIdleTimeout(Duration.ofNanos((long) (idleTimeoutSeconds * 1e9)))
                 .maxConnections(maxConnections)
+                .overLimit(policy)
+                .overLimitMessage("busy\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
                 .writeStallTimeout(Duration.ofNanos((long) (stallTimeoutSeconds * 1e9)))
                 .closeTimeout(Duration.ofNanos((long) (closeTimeoutSeconds * 1e9)))
                 .build();

@@ -212,6 +212,21 @@ class EchoDemoIT {
     }
 
     @Test
+    void overLimitRejectAnswersBusyAndClosesAtOnce() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--max-connections", "1", "--over-limit", "reject")) {
+            URI uri = demo.awaitListening();
+            try (Socket first = new Socket(uri.getHost(), uri.getPort())) {
+                assertEquals("first", echoLine(first, "first"));
+                try (Socket second = new Socket(uri.getHost(), uri.getPort())) {
+                    assertEquals("busy\n", new String(second.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
+                }
+                assertEquals("still first", echoLine(first, "still first"));
+            }
+            assertEquals(0, demo.terminate());
+        }
+    }
+
+    @Test
     void maxConnectionsMakesTheNextPeerWaitUntilOneLeaves() throws Exception {
         try (DemoProcess demo = DemoProcess.start("--port", "0", "--max-connections", "1")) {
             URI uri = demo.awaitListening();
