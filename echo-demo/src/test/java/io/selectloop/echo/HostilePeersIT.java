@@ -488,7 +488,8 @@ class HostilePeersIT {
                     .with("alive", aliveAfter)
                     .print();
             System.out.println(Figure.PREFIX + " (peers: " + attackState + "; fresh client during: " + during
-                    + ", after: " + after + "; steady: " + steady.describe() + ")");
+                    + ", after: " + after + "; steady: " + steady.describe()
+                    + (fileDescriptorFailure == null ? "" : "; " + fileDescriptorFailure) + ")");
         }
 
         void assertServerHeld() {
