@@ -125,12 +125,10 @@ final class DemoProcess implements AutoCloseable {
         return process;
     }
 
-    /** The JVM's own pid: {@code exec} in {@link #startWithFileLimit} makes the shell's pid the JVM's. */
-    long pid() {
-        return process.pid();
-    }
-
-    /** Reads the running server's memory, descriptors and CPU time from /proc. */
+    /**
+     * Reads the running server's memory, descriptors and CPU time from /proc. The pid is the
+     * JVM's even under {@link #startWithFileLimit}: the shell {@code exec}s it.
+     */
     ProcessProbe probe() {
         return new ProcessProbe(process.pid());
     }

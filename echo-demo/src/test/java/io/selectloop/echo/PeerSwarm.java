@@ -168,10 +168,6 @@ final class PeerSwarm implements AutoCloseable {
             return end;
         }
 
-        String endDetail() {
-            return endDetail;
-        }
-
         /** Stream position of the first echoed byte that differed from what was sent, or -1. */
         long firstMismatch() {
             return firstMismatch;
@@ -269,10 +265,6 @@ final class PeerSwarm implements AutoCloseable {
 
     long totalSent() {
         return peers.stream().mapToLong(Peer::sent).sum();
-    }
-
-    long totalReceived() {
-        return peers.stream().mapToLong(Peer::received).sum();
     }
 
     /** True if no peer has connected, sent or received anything for {@code quiet}. */

@@ -26,10 +26,6 @@ final class ProcessProbe {
         this.pid = pid;
     }
 
-    long pid() {
-        return pid;
-    }
-
     /** VmRSS: resident memory now. */
     long rssBytes() {
         return statusKilobytes("VmRSS:") * 1024;
