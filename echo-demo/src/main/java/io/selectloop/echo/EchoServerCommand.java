@@ -9,6 +9,7 @@ import io.selectloop.OverLimit;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
@@ -240,9 +241,17 @@ final class EchoServerCommand implements Callable<Integer> {
         return framer.handler((c, frame) -> {
             frames.increment();
             bytes.add(frame.remaining());
-            framer.write(c, frame);
+            if (framing == FramingMode.line) {
+                // The line as it came, then \n. Not framer.write: it refuses a line ending in
+                // \r (the reader would strip it), and "ab\r\r\n" is a line the peer may send.
+                c.writeAll(frame, ByteBuffer.wrap(NEWLINE));
+            } else {
+                framer.write(c, frame);
+            }
         });
     }
+
+    private static final byte[] NEWLINE = {'\n'};
 
     /** The wire formats the demo speaks; the client uses the same names. */
     enum FramingMode {

@@ -349,7 +349,7 @@ class EchoDemoIT {
      */
     @Test
     void theDemoExitsWithStatus70WhenAnEventLoopDies() throws Exception {
-        try (DemoProcess demo = DemoProcess.startWithJvmOptions(List.of("-Xmx48m"),
+        try (DemoProcess demo = DemoProcess.start(List.of("-Xmx48m"),
                 "--port", "0", "--framing", "line", "--memory-budget", "4g")) {
             URI uri = demo.awaitListening();
             List<SocketChannel> peers = new ArrayList<>();
