@@ -99,13 +99,13 @@ final class LoadShedder {
             long now = System.nanoTime();
             ArrayList<StreamConnection> overdue = new ArrayList<>();
             for (StreamConnection c : pausedForMemory) {
-                if (c.pausedForMemoryNanos(now) >= budget.pressureTimeoutNanos()) {
+                if (c.overFairShareNanos(now) >= budget.pressureTimeoutNanos()) {
                     overdue.add(c);
                 }
             }
             // Down to a quarter, not just under the pressure point: the connections let read
             // again would otherwise bring the pressure back at once, and shed one at a time.
-            shedLargest(overdue, () -> budget.used() <= budget.limit() / 4, "stayed paused for memory for "
+            shedLargest(overdue, () -> budget.used() <= budget.limit() / 4, "held more than that, paused for memory, for "
                     + budget.pressureTimeoutNanos() / 1_000_000 + " ms while the budget was under pressure");
             pausedForMemory.removeIf(StreamConnection::isClosed);
         }

@@ -73,7 +73,17 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private int readPauses;
     /** The peer ended its output, or sent something the framing rejects: read no more. */
     private boolean inputEnded;
-    private long pausedForMemorySince;
+    /**
+     * When this connection, under memory pressure, was first stopped for holding more than
+     * its fair share ({@link #NOT_OVER}: not since it last made progress), and what it
+     * held then. Kept across a pause, a resume and a pause again until it holds less than
+     * that (it completed a frame, or its output drained), so a peer sitting on a big
+     * partial frame cannot restart the pressure timeout each time the budget briefly
+     * recovers and lets it read a little more.
+     */
+    private long overFairShareSince = NOT_OVER;
+    private long heldWhenFirstPaused;
+    private static final long NOT_OVER = Long.MIN_VALUE;
     /** On the loop's deferred-flush list. */
     private boolean flushDeferred;
     /** The socket did not take everything: OP_WRITE is on until the queue drains. */
@@ -201,6 +211,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                     handlerFailed("onData", t);
                     return;
                 }
+                forgetOverFairShareOnProgress();
                 if (n < room) {
                     return; // a short read: the socket is drained, skip the read that would return 0
                 }
@@ -231,14 +242,23 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
 
     private void pauseForMemory() {
         readPauses |= PAUSED_BY_MEMORY;
-        pausedForMemorySince = System.nanoTime();
+        if (overFairShareSince == NOT_OVER) {
+            overFairShareSince = System.nanoTime();
+            heldWhenFirstPaused = heldBytes();
+        }
         updateInterest();
         loop.shedder().pausedForMemory(this);
     }
 
-    /** How long reading has been paused for memory. Loop thread only, while paused. */
-    long pausedForMemoryNanos(long now) {
-        return now - pausedForMemorySince;
+    /** How long this connection has held more than its fair share under pressure. Loop thread only. */
+    long overFairShareNanos(long now) {
+        return overFairShareSince == NOT_OVER ? 0 : now - overFairShareSince;
+    }
+
+    private void forgetOverFairShareOnProgress() {
+        if (overFairShareSince != NOT_OVER && heldBytes() < heldWhenFirstPaused) {
+            overFairShareSince = NOT_OVER;
+        }
     }
 
     /**
@@ -254,6 +274,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return true;
         }
         readPauses &= ~PAUSED_BY_MEMORY;
+        forgetOverFairShareOnProgress();
         updateInterest();
         return false;
     }

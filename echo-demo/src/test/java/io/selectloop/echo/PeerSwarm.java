@@ -368,6 +368,12 @@ final class PeerSwarm implements AutoCloseable {
                 p.channel = SocketChannel.open();
                 p.channel.configureBlocking(false);
                 p.channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                if (p.plan.reading() == Reading.NONE) {
+                    // A peer that never reads needs no window; a small one keeps what it is owed
+                    // on the server (where the scenario measures it) instead of in our kernel
+                    // buffers, which on loopback can absorb megabytes per socket.
+                    p.channel.setOption(StandardSocketOptions.SO_RCVBUF, 8 * 1024);
+                }
                 if (p.channel.connect(server)) {
                     p.key = p.channel.register(selector, 0, p);
                     connected(p);
