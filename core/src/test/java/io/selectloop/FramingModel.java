@@ -69,10 +69,19 @@ final class FramingModel {
      */
     static final class Reference {
         final List<byte[]> frames = new ArrayList<>();
+        /** For each frame, the input offset just past its last byte (delimiter included). */
+        final List<Integer> ends = new ArrayList<>();
         Outcome outcome = Outcome.COMPLETE;
+        /**
+         * For {@code TOO_LONG} and {@code CORRUPT}, how many input bytes it takes to know the
+         * input is invalid: the decoder must fail on the read that brings the byte at
+         * {@code invalidAt - 1}, not earlier and not later. Otherwise the input's length.
+         */
+        int invalidAt;
 
         static Reference decode(Spec spec, byte[] in) {
             Reference r = new Reference();
+            r.invalidAt = in.length;
             int pos = 0;
             while (pos < in.length) {
                 if (spec.headerBytes() > 0) {
@@ -87,10 +96,12 @@ final class FramingModel {
                     }
                     if (length < 0) {
                         r.outcome = Outcome.CORRUPT;
+                        r.invalidAt = pos + h;
                         return r;
                     }
                     if (length > spec.max()) {
                         r.outcome = Outcome.TOO_LONG;
+                        r.invalidAt = pos + h;
                         return r;
                     }
                     if (in.length - pos - h < length) {
@@ -99,6 +110,7 @@ final class FramingModel {
                     }
                     r.frames.add(Arrays.copyOfRange(in, pos + h, pos + h + (int) length));
                     pos += h + (int) length;
+                    r.ends.add(pos);
                 } else {
                     byte[] d = spec.delimiter();
                     int rawMax = spec.max() + (spec.lines() ? 1 : 0);
@@ -111,6 +123,9 @@ final class FramingModel {
                     if (found < 0) {
                         // No delimiter yet: fatal only once no valid frame could still end.
                         r.outcome = in.length - pos > rawMax + d.length - 1 ? Outcome.TOO_LONG : Outcome.TRUNCATED;
+                        if (r.outcome == Outcome.TOO_LONG) {
+                            r.invalidAt = pos + rawMax + d.length;
+                        }
                         return r;
                     }
                     int end = found;
@@ -119,10 +134,15 @@ final class FramingModel {
                     }
                     if (found - pos > rawMax || end - pos > spec.max()) {
                         r.outcome = Outcome.TOO_LONG;
+                        // Too far for the delimiter to end a valid frame: known as soon as the
+                        // bytes that could have held one are in; otherwise only at the delimiter
+                        // (a line one byte over, whose last byte is not \r).
+                        r.invalidAt = found - pos > rawMax ? pos + rawMax + d.length : found + d.length;
                         return r;
                     }
                     r.frames.add(Arrays.copyOfRange(in, pos, end));
                     pos = found + d.length;
+                    r.ends.add(pos);
                 }
             }
             return r;
