@@ -3,6 +3,9 @@ package io.selectloop;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.selectloop.FramingModel.Outcome;
+import io.selectloop.FramingModel.Reference;
+import io.selectloop.FramingModel.Spec;
 import io.selectloop.TestSupport.FakeConnection;
 import io.selectloop.TestSupport.Feeder;
 import io.selectloop.TestSupport.FrameRecorder;
@@ -44,53 +47,6 @@ class FramingPropertiesTest {
     }
 
     // ------------------------------------------------------------------ generators
-
-    /** A framing, with what a reference decoder needs to know about it. */
-    record Spec(Framing framing, int headerBytes, byte[] delimiter, boolean lines) {
-        static Spec lines(int max) {
-            return new Spec(Framing.lines(max), 0, new byte[] {'\n'}, true);
-        }
-
-        static Spec delimited(byte[] delimiter, int max) {
-            return new Spec(Framing.delimited(delimiter, max), 0, delimiter, false);
-        }
-
-        static Spec length(int headerBytes, int max) {
-            return new Spec(Framing.lengthPrefixed(headerBytes, headerBytes == 1 ? Math.min(max, 255) : max),
-                    headerBytes, null, false);
-        }
-
-        int max() {
-            return framing.maxLength();
-        }
-
-        /** Header or delimiter bytes around a payload (a line may end in \r\n). */
-        int overhead() {
-            return headerBytes > 0 ? headerBytes : delimiter.length + (lines ? 1 : 0);
-        }
-
-        /** {@code raw} cut to the maximum and cleaned so that this framing can carry it. */
-        byte[] carriable(byte[] raw) {
-            byte[] p = Arrays.copyOf(raw, Math.min(raw.length, max()));
-            if (lines) {
-                for (int i = 0; i < p.length; i++) {
-                    if (p[i] == '\n') {
-                        p[i] = 'x';
-                    }
-                }
-                if (p.length > 0 && p[p.length - 1] == '\r') {
-                    p[p.length - 1] = 'x';
-                }
-                return p;
-            }
-            return delimiter == null ? p : TestSupport.withoutDelimiter(p, delimiter);
-        }
-
-        @Override
-        public String toString() {
-            return framing.toString();
-        }
-    }
 
     @Provide
     Arbitrary<Spec> specs() {
@@ -232,76 +188,5 @@ class FramingPropertiesTest {
             out.write(b, 0, b.length);
         }
         return out.toByteArray();
-    }
-
-    // ------------------------------------------------------------------ reference decoder
-
-    enum Outcome { COMPLETE, TRUNCATED, TOO_LONG, CORRUPT }
-
-    /**
-     * The framing rules applied to the whole input at once, written as plainly as
-     * possible and independently of the decoders, which must agree with it however
-     * the input is cut.
-     */
-    static final class Reference {
-        final List<byte[]> frames = new ArrayList<>();
-        Outcome outcome = Outcome.COMPLETE;
-
-        static Reference decode(Spec spec, byte[] in) {
-            Reference r = new Reference();
-            int pos = 0;
-            while (pos < in.length) {
-                if (spec.headerBytes() > 0) {
-                    int h = spec.headerBytes();
-                    if (in.length - pos < h) {
-                        r.outcome = Outcome.TRUNCATED;
-                        return r;
-                    }
-                    long length = 0;
-                    for (int i = 0; i < h; i++) {
-                        length = length << 8 | (in[pos + i] & 0xFF);
-                    }
-                    if (length < 0) {
-                        r.outcome = Outcome.CORRUPT;
-                        return r;
-                    }
-                    if (length > spec.max()) {
-                        r.outcome = Outcome.TOO_LONG;
-                        return r;
-                    }
-                    if (in.length - pos - h < length) {
-                        r.outcome = Outcome.TRUNCATED;
-                        return r;
-                    }
-                    r.frames.add(Arrays.copyOfRange(in, pos + h, pos + h + (int) length));
-                    pos += h + (int) length;
-                } else {
-                    byte[] d = spec.delimiter();
-                    int rawMax = spec.max() + (spec.lines() ? 1 : 0);
-                    int found = -1;
-                    for (int i = pos; i + d.length <= in.length && found < 0; i++) {
-                        if (Arrays.equals(in, i, i + d.length, d, 0, d.length)) {
-                            found = i;
-                        }
-                    }
-                    if (found < 0) {
-                        // No delimiter yet: fatal only once no valid frame could still end.
-                        r.outcome = in.length - pos > rawMax + d.length - 1 ? Outcome.TOO_LONG : Outcome.TRUNCATED;
-                        return r;
-                    }
-                    int end = found;
-                    if (spec.lines() && end > pos && in[end - 1] == '\r') {
-                        end--;
-                    }
-                    if (found - pos > rawMax || end - pos > spec.max()) {
-                        r.outcome = Outcome.TOO_LONG;
-                        return r;
-                    }
-                    r.frames.add(Arrays.copyOfRange(in, pos, end));
-                    pos = found + d.length;
-                }
-            }
-            return r;
-        }
     }
 }

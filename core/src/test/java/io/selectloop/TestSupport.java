@@ -510,11 +510,20 @@ final class TestSupport {
     static final class Feeder {
         private final Handler handler;
         private final Connection connection;
-        private ByteBuffer scratch = ByteBuffer.allocateDirect(EventLoop.READ_BUFFER_SIZE);
+        private ByteBuffer scratch;
 
         Feeder(Handler handler, Connection connection) {
+            this(handler, connection, ByteBuffer.allocateDirect(EventLoop.READ_BUFFER_SIZE));
+        }
+
+        /**
+         * Reading through {@code scratch}, a direct buffer the caller reuses: a fuzz loop
+         * making a feeder per input would otherwise churn through direct memory (GBs of RSS).
+         */
+        Feeder(Handler handler, Connection connection, ByteBuffer scratch) {
             this.handler = handler;
             this.connection = connection;
+            this.scratch = scratch;
         }
 
         /** One {@code onData} call with {@code bytes[from, to)}; asserts it consumed them all. */
