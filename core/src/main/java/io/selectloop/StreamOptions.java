@@ -254,27 +254,28 @@ public final class StreamOptions {
          * Checked with the loop's timers, to the millisecond; see {@link IdleKind}.
          */
         public Builder readIdleTimeout(Duration timeout) {
-            readIdleNanos = idleNanos(timeout, "readIdleTimeout");
+            readIdleNanos = timeoutNanos(timeout, "readIdleTimeout");
             return this;
         }
 
         /** As {@link #readIdleTimeout}, for nothing written to the socket ({@link IdleKind#WRITE}). Default off. */
         public Builder writeIdleTimeout(Duration timeout) {
-            writeIdleNanos = idleNanos(timeout, "writeIdleTimeout");
+            writeIdleNanos = timeoutNanos(timeout, "writeIdleTimeout");
             return this;
         }
 
         /** As {@link #readIdleTimeout}, for nothing read nor written ({@link IdleKind#ALL}). Default off. */
         public Builder allIdleTimeout(Duration timeout) {
-            allIdleNanos = idleNanos(timeout, "allIdleTimeout");
+            allIdleNanos = timeoutNanos(timeout, "allIdleTimeout");
             return this;
         }
 
         /**
          * Most connections a server keeps open at once; 0, the default, means no limit.
-         * At the limit the server stops accepting, so further peers wait in the listen
-         * backlog (as with nginx and HAProxy) and are accepted, oldest first, as
-         * connections close. Servers only; ignored for client connections.
+         * At the limit, by default ({@link OverLimit#WAIT}), the server stops accepting, so
+         * further peers wait in the listen backlog (as with nginx and HAProxy) and are
+         * accepted, oldest first, as connections close; see {@link #overLimit} to reject
+         * them at once instead. Servers only; ignored for client connections.
          */
         public Builder maxConnections(int connections) {
             maxConnections = requireAtLeast(connections, 0, "maxConnections");
@@ -313,7 +314,7 @@ public final class StreamOptions {
          * {@code send_timeout}); {@link Duration#ZERO} turns it off.
          */
         public Builder writeStallTimeout(Duration timeout) {
-            writeStallNanos = idleNanos(timeout, "writeStallTimeout");
+            writeStallNanos = timeoutNanos(timeout, "writeStallTimeout");
             return this;
         }
 
@@ -325,11 +326,11 @@ public final class StreamOptions {
          * stall timeout still applies).
          */
         public Builder closeTimeout(Duration timeout) {
-            closeTimeoutNanos = idleNanos(timeout, "closeTimeout");
+            closeTimeoutNanos = timeoutNanos(timeout, "closeTimeout");
             return this;
         }
 
-        private static long idleNanos(Duration timeout, String what) {
+        private static long timeoutNanos(Duration timeout, String what) {
             if (timeout == null || timeout.isNegative()) {
                 throw new IllegalArgumentException(what + " must be zero (off) or positive, was " + timeout);
             }
