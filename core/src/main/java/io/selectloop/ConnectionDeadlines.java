@@ -110,30 +110,35 @@ final class ConnectionDeadlines {
         timer = null;
         timerDeadline = NEVER;
         long now = System.nanoTime();
-        if (now - closeDeadlineNanos >= 0) {
+        if (due(now, closeDeadlineNanos)) {
             owner.closeTimedOut(options.closeTimeoutNanos());
             return;
         }
         long stall = stallDeadline();
-        if (stall != NEVER && now - stall >= 0) {
+        if (due(now, stall)) {
             owner.outputStalled(now - Math.max(lastWriteNanos, blockedSinceNanos));
             return;
         }
-        if (now - readIdleDeadline() >= 0) {
+        if (due(now, readIdleDeadline())) {
             readIdleFiredNanos = now;
             owner.idle(IdleKind.READ);
         }
-        if (timerStillWanted() && now - writeIdleDeadline() >= 0) {
+        if (timerStillWanted() && due(now, writeIdleDeadline())) {
             writeIdleFiredNanos = now;
             owner.idle(IdleKind.WRITE);
         }
-        if (timerStillWanted() && now - allIdleDeadline() >= 0) {
+        if (timerStillWanted() && due(now, allIdleDeadline())) {
             allIdleFiredNanos = now;
             owner.idle(IdleKind.ALL);
         }
         if (timerStillWanted()) {
             arm(now);
         }
+    }
+
+    /** {@code System.nanoTime()} may be negative, so NEVER is tested for, not subtracted. */
+    private static boolean due(long now, long deadline) {
+        return deadline != NEVER && now - deadline >= 0;
     }
 
     /**
