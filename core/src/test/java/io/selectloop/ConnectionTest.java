@@ -614,17 +614,7 @@ class ConnectionTest {
         StreamOptions options = StreamOptions.builder().sendBufferSize(1 << 20).build();
         List<Boolean> writability = new CopyOnWriteArrayList<>();
         CompletableFuture<Connection> serverSide = new CompletableFuture<>();
-        StreamServer server = serve(options, () -> new Handler() {
-            @Override
-            public void onOpen(Connection c) {
-                serverSide.complete(c);
-            }
-
-            @Override
-            public void onData(Connection c, ByteBuffer data) {
-                data.position(data.limit());
-            }
-
+        StreamServer server = serve(options, () -> new TestSupport.Discarding(serverSide) {
             @Override
             public void onWritabilityChanged(Connection c, boolean writable) {
                 writability.add(writable);

@@ -44,17 +44,7 @@ class DirectMemoryTest {
 
     /** A server whose handlers ignore what peers send; each connection is offered to {@link #serverSide}. */
     private StreamServer serve(StreamOptions options) throws IOException {
-        return StreamServer.bind(loop, anyLoopbackPort(), options, () -> new Handler() {
-            @Override
-            public void onOpen(Connection c) {
-                serverSide.complete(c);
-            }
-
-            @Override
-            public void onData(Connection c, ByteBuffer data) {
-                data.position(data.limit());
-            }
-        });
+        return StreamServer.bind(loop, anyLoopbackPort(), options, () -> new TestSupport.Discarding(serverSide));
     }
 
     /**

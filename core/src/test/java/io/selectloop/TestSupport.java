@@ -339,6 +339,25 @@ final class TestSupport {
         return n;
     }
 
+    /** A handler that drops what the peer sends and offers its connection to {@code opened}. */
+    static class Discarding implements Handler {
+        final CompletableFuture<Connection> opened;
+
+        Discarding(CompletableFuture<Connection> opened) {
+            this.opened = opened;
+        }
+
+        @Override
+        public void onOpen(Connection c) {
+            opened.complete(c);
+        }
+
+        @Override
+        public void onData(Connection c, ByteBuffer data) {
+            data.position(data.limit());
+        }
+    }
+
     /** An echo handler that records every callback, for assertions. */
     static class RecordingEcho implements Handler {
         final Events events;
