@@ -6,11 +6,13 @@
 # Prints one line per run: label connections pipeline msgs_per_sec p99_us errors.
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-3}
-settings=("100 1" "100 16" "1000 16")
+read -r -a settings_list <<<"${AB_SETTINGS:-100x1 100x16 1000x16}"   # CONNECTIONSxPIPELINE
+settings=("${settings_list[@]/x/ }")
 for setting in "${settings[@]}"; do
   read -r conns pipe <<<"$setting"
   for round in $(seq "$rounds"); do
-    for label in before after; do
+    order="before after"; [ $((round % 2)) = 0 ] && order="after before"   # alternate who goes first
+    for label in $order; do
       jar=$old; [ "$label" = after ] && jar=$new
       port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
       taskset -c 0 java -jar "$jar" server --impl reactor --port "$port" >/dev/null 2>&1 &
