@@ -889,6 +889,9 @@ public final class EventLoop implements Executor, AutoCloseable {
     @Override
     public void close() {
         if (state.get() == TERMINATED) {
+            // Terminating may still be under way on the loop's thread (state turns TERMINATED
+            // first, the future completes last): a caller that expects "closed" waits for it.
+            awaitTerminationUnlessOnALoop();
             return;
         }
         Thread driver = thread;
@@ -916,9 +919,16 @@ public final class EventLoop implements Executor, AutoCloseable {
             // two threads at once. Its next iteration terminates the loop instead.
             return;
         }
-        // Not from a loop thread, this one's or another's: two loops closing each other
-        // (say, both closing their group) would each wait for the other forever.
-        if (RUNNING.get() == null) {
+        awaitTerminationUnlessOnALoop();
+    }
+
+    /**
+     * Not from a loop thread, this one's or another's: two loops closing each other (say,
+     * both closing their group) would each wait for the other forever. Nor for a loop the
+     * application drives, whose driving thread finishes the close.
+     */
+    private void awaitTerminationUnlessOnALoop() {
+        if (ownThread && RUNNING.get() == null) {
             terminationFuture.handle((done, failure) -> null).join(); // a failed loop is closed too
         }
     }
