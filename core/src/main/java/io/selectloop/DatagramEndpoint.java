@@ -259,7 +259,14 @@ public final class DatagramEndpoint implements AutoCloseable {
             try {
                 loop.execute(drainHandedOver);
             } catch (RejectedExecutionException e) {
-                // The loop has terminated and closed the endpoint; the datagram goes nowhere.
+                // The loop has terminated (and may have closed the endpoint before this
+                // offer), or its task queue is full: nobody will drain what waits here, so
+                // give back its places and budget, and let a later send schedule again.
+                Outbound o;
+                while ((o = handedOver.poll()) != null) {
+                    dequeued(o);
+                }
+                drainScheduled.set(false);
                 return false;
             }
         }

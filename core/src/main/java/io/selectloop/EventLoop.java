@@ -902,8 +902,9 @@ public final class EventLoop implements Executor, AutoCloseable {
                 shutdownDeadline.set(0);
                 state.compareAndSet(OPEN, SHUTTING_DOWN);
                 if (state.get() != TERMINATED) {
+                    // Not beginResourceShutdown() first: that would close connections before
+                    // terminate() runs the writes other threads handed over.
                     moveIncomingTimers();
-                    beginResourceShutdown();
                     terminate(null);
                 }
             } finally {
@@ -937,7 +938,12 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     private void advanceShutdown() {
         boolean pastDeadline = nanoTime() >= shutdownDeadline.get();
-        if (!shutdownReached && !pastDeadline) {
+        if (!shutdownReached) {
+            if (pastDeadline) {
+                // No time for a graceful close, and tasks handed over before the request are
+                // still queued: terminate() runs them, and flushes, before it closes anything.
+                terminate(null);
+            }
             return;
         }
         boolean remaining = beginResourceShutdown();
@@ -1029,29 +1035,36 @@ public final class EventLoop implements Executor, AutoCloseable {
             cancelledTimers.clear();
             deferredFlushes.clear();
             shedder.clear();
-            try {
-                selector.close();
-            } catch (IOException e) {
-                log.debug("closing the selector failed", e);
-            }
-            runIgnoringFailure(() -> runAfterSelect(waitingForThisSelect));
-            runIgnoringFailure(() -> runAfterSelect(waitingForNextSelect));
-            pool.clear();
-            budget.detach(this);
-            log.debug("event loop {} terminated", name);
         } catch (Throwable t) {
-            if (failure == null) {
-                failure = t;
-            } else if (failure != t) {
-                failure.addSuppressed(t);
-            }
-        } finally {
-            if (failure == null) {
-                terminationFuture.complete(null);
-            } else {
-                terminationFuture.completeExceptionally(failure);
-            }
+            failure = addFailure(failure, t);
         }
+        // Whatever failed above, the selector, the pool and the budget are released, and
+        // the channels' close futures (waiting for the selector to let go) complete.
+        try {
+            selector.close();
+        } catch (Throwable t) {
+            log.debug("closing the selector failed", t);
+        }
+        runIgnoringFailure(() -> runAfterSelect(waitingForThisSelect));
+        runIgnoringFailure(() -> runAfterSelect(waitingForNextSelect));
+        pool.clear();
+        budget.detach(this);
+        log.debug("event loop {} terminated", name);
+        if (failure == null) {
+            terminationFuture.complete(null);
+        } else {
+            terminationFuture.completeExceptionally(failure);
+        }
+    }
+
+    private static Throwable addFailure(Throwable first, Throwable next) {
+        if (first == null) {
+            return next;
+        }
+        if (first != next) {
+            first.addSuppressed(next);
+        }
+        return first;
     }
 
     /** While terminating: a failing task or close must not stop the rest from closing. */

@@ -38,8 +38,9 @@ final class LoadShedder {
     }
 
     /**
-     * A connection found the budget exceeded, or another loop of the group asks this one
-     * to shed its own holders. Any thread; from another thread it wakes the loop.
+     * Another loop of the group found the budget exceeded and asks this one to shed its
+     * own holders (this loop checks the budget itself every iteration). Any thread; from
+     * another thread it wakes the loop.
      */
     void requestShed() {
         if (shedRequested.compareAndSet(false, true) && !loop.inEventLoop()) {
@@ -98,8 +99,11 @@ final class LoadShedder {
         if (budget.underPressure() && !pausedForMemory.isEmpty()) {
             long now = System.nanoTime();
             ArrayList<StreamConnection> overdue = new ArrayList<>();
+            long fairShare = budget.fairShare();
             for (StreamConnection c : pausedForMemory) {
-                if (c.overFairShareNanos(now) >= budget.pressureTimeoutNanos()) {
+                // A connection pauses a little before its share is full (a read smaller
+                // than 1 KiB is not worth it): only those over it are ever shed.
+                if (c.overFairShareNanos(now) >= budget.pressureTimeoutNanos() && c.heldBytes() > fairShare) {
                     overdue.add(c);
                 }
             }

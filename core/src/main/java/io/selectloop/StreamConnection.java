@@ -234,9 +234,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (!budget.underPressure()) {
             return EventLoop.READ_BUFFER_SIZE;
         }
-        if (budget.exceeded()) {
-            loop.shedder().requestShed();
-        }
+        // Over the limit, the loop sheds after this select pass: it checks every iteration.
         return (int) Math.max(0, Math.min(EventLoop.READ_BUFFER_SIZE, budget.fairShare() - heldBytes()));
     }
 
@@ -326,9 +324,16 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         if (admitForeignWrite(length)) {
-            byte[] copy = new byte[length];
-            src.get(copy);
-            handOver(ByteBuffer.wrap(copy));
+            ByteBuffer copy;
+            try {
+                byte[] bytes = new byte[length];
+                src.get(bytes);
+                copy = ByteBuffer.wrap(bytes);
+            } catch (Throwable t) {
+                arrived(length); // say, out of memory for the copy: nothing is in transit
+                throw t;
+            }
+            handOver(copy);
         } else {
             src.position(src.limit());
         }
@@ -350,9 +355,15 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         int length = (int) total;
         if (admitForeignWrite(length)) {
             // One copy, one hop: nothing another thread writes can land in between.
-            ByteBuffer copy = ByteBuffer.allocate(length);
-            for (ByteBuffer b : srcs) {
-                copy.put(b);
+            ByteBuffer copy;
+            try {
+                copy = ByteBuffer.allocate(length);
+                for (ByteBuffer b : srcs) {
+                    copy.put(b);
+                }
+            } catch (Throwable t) {
+                arrived(length);
+                throw t;
             }
             handOver(copy.flip());
         } else {
@@ -385,7 +396,14 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (output.pendingBytes() + transit > options.highWatermark() && WRITABLE.compareAndSet(this, 1, 0)) {
             // isWritable() says false from now on, so the loop owes this producer the
             // (false) callback and later a (true) one: queued ahead of the bytes.
-            hop(this::signalUnwritable);
+            try {
+                hop(this::signalUnwritable);
+            } catch (RuntimeException refused) {
+                // The loop's task queue is full: this write fails, and nothing it set stays.
+                writable = 1;
+                arrived(length);
+                throw refused;
+            }
         }
         return true;
     }
@@ -396,6 +414,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             loop.execute(() -> {
                 arrived(length);
                 queueOnLoop(copy, null);
+                // The bytes may have been dropped (the output was shut meanwhile): they no
+                // longer count, and the (true) owed since they crossed the watermark is due.
+                writableAgainIfDrained();
             });
         } catch (RejectedExecutionException e) {
             arrived(length);

@@ -663,4 +663,50 @@ class ConnectionTest {
             assertEquals(0, reachableBytesOfA.get(b.getLocalAddress()).get(), "bytes of A's that B's handler could read");
         }
     }
+
+    /**
+     * A write from another thread crosses the high watermark, so isWritable() says false
+     * and (true) is owed; then the loop shuts the output before the bytes arrive, and they
+     * are dropped. The (true) used to be lost with them, leaving reading paused for good:
+     * the peer's data and end of stream were never read.
+     */
+    @Test
+    void aForeignWriteDroppedByShutdownOutputStillEndsInWritableTrue() throws Exception {
+        EventLoop driven = EventLoop.open();
+        try {
+            List<Boolean> writability = new CopyOnWriteArrayList<>();
+            CompletableFuture<Connection> serverSide = new CompletableFuture<>();
+            StreamServer server = StreamServer.bind(driven, anyLoopbackPort(), () -> new TestSupport.Discarding(serverSide) {
+                @Override
+                public void onWritabilityChanged(Connection c, boolean writable) {
+                    writability.add(writable);
+                }
+            });
+            try (SocketChannel client = connect(server.localAddress())) {
+                runUntil(driven, serverSide::isDone);
+                Connection c = serverSide.get();
+                Thread producer = new Thread(() -> c.write(ByteBuffer.allocate(100 * 1024)));
+                producer.start();
+                producer.join(TimeUnit.SECONDS.toMillis(60));
+                assertFalse(c.isWritable(), "the write in transit is over the high watermark");
+                c.shutdownOutput(); // on the driving thread, before the hand-off runs: nothing queued yet
+                writeFully(client, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+                client.shutdownOutput();
+                // Both directions have ended once the server reads the peer's end of stream,
+                // and only a connection that reads again can.
+                runUntil(driven, () -> !c.isOpen());
+                assertEquals(List.of(false, true), writability);
+            }
+        } finally {
+            driven.close();
+        }
+    }
+
+    private static void runUntil(EventLoop driven, java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
+            driven.runOnce(10);
+        }
+        assertTrue(done.getAsBoolean(), "not done within a minute");
+    }
 }

@@ -296,4 +296,44 @@ class MemoryBudgetTest {
             selector.close();
         }
     }
+
+    /**
+     * A connection pauses for memory a little before its fair share is full (a read of
+     * under 1 KiB is not worth a system call), so it may be paused while holding no more
+     * than its share. The pressure timeout used to shed it all the same.
+     */
+    @Test
+    void thePressureTimeoutNeverShedsAConnectionWithinItsFairShare() throws Exception {
+        long fair = 16 * 1024 + 512;
+        EventLoop driven = EventLoop.open(LoopOptions.builder().memoryBudget(4 * fair)
+                .memoryPressureTimeout(java.time.Duration.ofMillis(100)).build());
+        closeAfter.add(driven);
+        MemoryBudget budget = driven.memoryBudget();
+        Framing lines = Framing.lines(1 << 20);
+        StreamServer server = StreamServer.bind(driven, anyLoopbackPort(), () -> lines.handler(new FrameHandlerRecording(events, lines)));
+        MemoryAccount elsewhere = new MemoryAccount(budget);
+        try (SocketChannel client = connect(server.localAddress())) {
+            runUntil(driven, () -> events.opened.size() == 1);
+            StreamConnection c = (StreamConnection) events.opened.get(0);
+            elsewhere.charge(budget.limit() / 2); // other holders: the budget is under pressure
+            writeFully(client, ByteBuffer.wrap(new byte[9000])); // a partial line: a 16 KiB buffer
+            runUntil(driven, () -> c.heldBytes() == 16 * 1024);
+            writeFully(client, ByteBuffer.wrap(new byte[100])); // the next read finds under 1 KiB of allowance
+            runUntil(driven, c::isReadingPausedForMemory);
+            assertTrue(c.heldBytes() <= budget.fairShare(), c.heldBytes() + " within " + budget.fairShare());
+            // Well past the pressure timeout, with the shedder's rechecks running meanwhile.
+            runUntil(driven, () -> c.overFairShareNanos(System.nanoTime()) > 3 * budget.pressureTimeoutNanos());
+            assertTrue(c.isOpen(), "shed although within its fair share: " + events.causes.get(c));
+        } finally {
+            elsewhere.release(budget.limit() / 2);
+        }
+    }
+
+    private static void runUntil(EventLoop driven, java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
+            driven.runOnce(10);
+        }
+        assertTrue(done.getAsBoolean(), "not done within a minute");
+    }
 }

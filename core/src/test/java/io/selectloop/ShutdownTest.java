@@ -140,10 +140,13 @@ class ShutdownTest {
      * A write handed over from another thread, then shutdownGracefully on that thread: the
      * write must go out before the close. Shutdown used to close connections at once while
      * the write still waited behind other threads' tasks (the task budget cut the queue
-     * short), so the peer saw end of stream and no bytes.
+     * short), so the peer saw end of stream and no bytes. With no time at all for a
+     * graceful close (a zero timeout, as close() has) the write must still come first:
+     * termination runs the tasks handed over before it, then closes.
      */
-    @Test
-    void aWriteFromAnotherThreadJustBeforeShutdownIsSentBeforeTheClose() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "shutdown timeout {0} ms")
+    @org.junit.jupiter.params.provider.ValueSource(longs = {30_000, 0})
+    void aWriteFromAnotherThreadJustBeforeShutdownIsSentBeforeTheClose(long timeoutMillis) throws Exception {
         EventLoop loop = EventLoop.start("write-then-shutdown");
         TestSupport.Events events = new TestSupport.Events();
         StreamServer server = StreamServer.bind(loop, anyLoopbackPort(), () -> new TestSupport.RecordingEcho(events));
@@ -156,7 +159,7 @@ class ShutdownTest {
                     loop.execute(() -> { }); // another thread's backlog: more than one task budget's worth
                 }
                 c.write(lastWords);
-                loop.shutdownGracefully(Duration.ofSeconds(30));
+                loop.shutdownGracefully(Duration.ofMillis(timeoutMillis));
             }
             assertArrayEquals(lastWords, readToEnd(ch), "the peer gets the write, then end of stream");
             loop.terminationFuture().get(30, TimeUnit.SECONDS);
