@@ -85,6 +85,13 @@ public final class EventLoop implements Executor, AutoCloseable {
     private final AtomicLong shutdownDeadline = new AtomicLong(NO_DEADLINE);
     private final CompletableFuture<Void> terminationFuture = new CompletableFuture<>();
     /**
+     * Heap held in reserve and let go when the loop fails, so that after an
+     * OutOfMemoryError there is room to log, close every connection and complete the
+     * termination future (the usual "parachute" of servers that must report an OOM).
+     */
+    private volatile byte[] oomParachute = new byte[2 << 20];
+    private volatile Throwable lastFailure;
+    /**
      * Set once the shutdown request has come through the task queue, so that the writes
      * and closes a thread handed over before asking for the shutdown are done before it.
      */
@@ -284,6 +291,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
         } finally {
             running.set(false);
+            ensureTerminationReported();
         }
     }
 
@@ -303,6 +311,9 @@ public final class EventLoop implements Executor, AutoCloseable {
             return state.get() != TERMINATED;
         } finally {
             running.set(false);
+            if (state.get() == TERMINATED) {
+                ensureTerminationReported();
+            }
             if (interruptedDuringIteration) {
                 // The thread is the application's: give its interrupt back.
                 interruptedDuringIteration = false;
@@ -329,6 +340,27 @@ public final class EventLoop implements Executor, AutoCloseable {
             }
         } finally {
             running.set(false);
+            ensureTerminationReported();
+        }
+    }
+
+    /**
+     * The last line of defence: whatever escaped (an OutOfMemoryError thrown again while
+     * failing), the loop must not end without saying so, or its owner waits for ever.
+     */
+    private void ensureTerminationReported() {
+        if (terminationFuture.isDone()) {
+            return;
+        }
+        oomParachute = null;
+        state.set(TERMINATED);
+        for (int attempt = 0; attempt < 3 && !terminationFuture.isDone(); attempt++) {
+            try {
+                terminationFuture.completeExceptionally(lastFailure != null ? lastFailure
+                        : new IllegalStateException("event loop " + name + " ended without terminating"));
+            } catch (Throwable outOfMemory) {
+                System.gc(); // dying anyway: make room for the one object that says so
+            }
         }
     }
 
@@ -356,7 +388,15 @@ public final class EventLoop implements Executor, AutoCloseable {
             // User callbacks are guarded one by one, so only a failure of the loop itself
             // gets here, or a fatal error (OutOfMemoryError) from anywhere: carrying on
             // could leave a loop that accepts nothing and answers nobody, so end it, visibly.
-            fail(t);
+            oomParachute = null; // room for the log line, the closes and the future
+            lastFailure = t;
+            try {
+                fail(t);
+            } catch (Throwable again) {
+                // Failing failed too (out of memory again): the loop's thread still ends as
+                // terminated, and ensureTerminationReported() says why.
+                state.set(TERMINATED);
+            }
         } finally {
             RUNNING.set(outer);
         }
@@ -1047,9 +1087,8 @@ public final class EventLoop implements Executor, AutoCloseable {
         }
         runIgnoringFailure(() -> runAfterSelect(waitingForThisSelect));
         runIgnoringFailure(() -> runAfterSelect(waitingForNextSelect));
-        pool.clear();
-        budget.detach(this);
-        log.debug("event loop {} terminated", name);
+        runIgnoringFailure(pool::clear);
+        runIgnoringFailure(() -> budget.detach(this));
         if (failure == null) {
             terminationFuture.complete(null);
         } else {
@@ -1062,7 +1101,11 @@ public final class EventLoop implements Executor, AutoCloseable {
             return next;
         }
         if (first != next) {
-            first.addSuppressed(next);
+            try {
+                first.addSuppressed(next);
+            } catch (Throwable outOfMemory) {
+                // the first failure is the one that counts
+            }
         }
         return first;
     }
@@ -1072,7 +1115,11 @@ public final class EventLoop implements Executor, AutoCloseable {
         try {
             runSafely(r, "task");
         } catch (Throwable fatal) {
-            log.debug("event loop {}: fatal error while terminating", name, fatal);
+            try {
+                log.debug("event loop {}: fatal error while terminating", name, fatal);
+            } catch (Throwable outOfMemory) {
+                // nothing more to do: go on closing
+            }
         }
     }
 
