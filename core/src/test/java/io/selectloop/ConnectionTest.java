@@ -683,7 +683,7 @@ class ConnectionTest {
                 }
             });
             try (SocketChannel client = connect(server.localAddress())) {
-                runUntil(driven, serverSide::isDone);
+                TestSupport.runUntil(driven, serverSide::isDone);
                 Connection c = serverSide.get();
                 Thread producer = new Thread(() -> c.write(ByteBuffer.allocate(100 * 1024)));
                 producer.start();
@@ -694,7 +694,7 @@ class ConnectionTest {
                 client.shutdownOutput();
                 // Both directions have ended once the server reads the peer's end of stream,
                 // and only a connection that reads again can.
-                runUntil(driven, () -> !c.isOpen());
+                TestSupport.runUntil(driven, () -> !c.isOpen());
                 assertEquals(List.of(false, true), writability);
             }
         } finally {
@@ -702,11 +702,4 @@ class ConnectionTest {
         }
     }
 
-    private static void runUntil(EventLoop driven, java.util.function.BooleanSupplier done) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
-            driven.runOnce(10);
-        }
-        assertTrue(done.getAsBoolean(), "not done within a minute");
-    }
 }

@@ -85,13 +85,13 @@ class EmbeddingTest {
             }
         });
         try (SocketChannel ch = connect(server.localAddress())) {
-            runUntil(loop, () -> server.connectionCount() == 1);
+            TestSupport.runUntil(loop, () -> server.connectionCount() == 1);
             // Between two iterations, as an application doing its own work there:
             Thread closer = new Thread(loop::close, "closer");
             closer.start();
             closer.join(TimeUnit.SECONDS.toMillis(60));
             assertFalse(closer.isAlive(), "close() from another thread returned");
-            runUntil(loop, loop::isTerminated);
+            TestSupport.runUntil(loop, loop::isTerminated);
             assertSame(Thread.currentThread(), closedOn.get(), "onClose ran on the thread driving the loop");
             assertTrue(server.isClosed());
         } finally {
@@ -99,14 +99,6 @@ class EmbeddingTest {
         }
     }
 
-    /** Drives {@code loop} on this thread until {@code done}, for at most a minute. */
-    private static void runUntil(EventLoop loop, java.util.function.BooleanSupplier done) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
-            loop.runOnce(10);
-        }
-        assertTrue(done.getAsBoolean(), "not done after a minute of runOnce");
-    }
 
     /** The README's embedding example compiles and runs exactly as printed. */
     @Test

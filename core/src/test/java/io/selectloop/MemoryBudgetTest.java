@@ -313,27 +313,20 @@ class MemoryBudgetTest {
         StreamServer server = StreamServer.bind(driven, anyLoopbackPort(), () -> lines.handler(new FrameHandlerRecording(events, lines)));
         MemoryAccount elsewhere = new MemoryAccount(budget);
         try (SocketChannel client = connect(server.localAddress())) {
-            runUntil(driven, () -> events.opened.size() == 1);
+            TestSupport.runUntil(driven, () -> events.opened.size() == 1);
             StreamConnection c = (StreamConnection) events.opened.get(0);
             elsewhere.charge(budget.limit() / 2); // other holders: the budget is under pressure
             writeFully(client, ByteBuffer.wrap(new byte[9000])); // a partial line: a 16 KiB buffer
-            runUntil(driven, () -> c.heldBytes() == 16 * 1024);
+            TestSupport.runUntil(driven, () -> c.heldBytes() == 16 * 1024);
             writeFully(client, ByteBuffer.wrap(new byte[100])); // the next read finds under 1 KiB of allowance
-            runUntil(driven, c::isReadingPausedForMemory);
+            TestSupport.runUntil(driven, c::isReadingPausedForMemory);
             assertTrue(c.heldBytes() <= budget.fairShare(), c.heldBytes() + " within " + budget.fairShare());
             // Well past the pressure timeout, with the shedder's rechecks running meanwhile.
-            runUntil(driven, () -> c.overFairShareNanos(System.nanoTime()) > 3 * budget.pressureTimeoutNanos());
+            TestSupport.runUntil(driven, () -> c.overFairShareNanos(System.nanoTime()) > 3 * budget.pressureTimeoutNanos());
             assertTrue(c.isOpen(), "shed although within its fair share: " + events.causes.get(c));
         } finally {
             elsewhere.release(budget.limit() / 2);
         }
     }
 
-    private static void runUntil(EventLoop driven, java.util.function.BooleanSupplier done) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
-            driven.runOnce(10);
-        }
-        assertTrue(done.getAsBoolean(), "not done within a minute");
-    }
 }

@@ -339,6 +339,15 @@ final class TestSupport {
         return n;
     }
 
+    /** Drives an {@link EventLoop#open()} loop on this thread until {@code done}, for at most a minute. */
+    static void runUntil(EventLoop loop, java.util.function.BooleanSupplier done) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!done.getAsBoolean() && System.nanoTime() < deadline) {
+            loop.runOnce(10);
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(done.getAsBoolean(), "not done after a minute of runOnce");
+    }
+
     /** A handler that drops what the peer sends and offers its connection to {@code opened}. */
     static class Discarding implements Handler {
         final CompletableFuture<Connection> opened;
