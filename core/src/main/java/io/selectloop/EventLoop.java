@@ -832,12 +832,6 @@ public final class EventLoop implements Executor, AutoCloseable {
         return valid;
     }
 
-    /** The selector's keys, for tests that look at every connection. Loop thread only. */
-    java.util.Set<SelectionKey> selectorKeysForTests() {
-        checkInEventLoop();
-        return selector.keys();
-    }
-
     /** Number of timers waiting in the heap (tests). Loop thread only. */
     int timerCount() {
         return timers.size();

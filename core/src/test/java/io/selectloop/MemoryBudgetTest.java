@@ -196,16 +196,8 @@ class MemoryBudgetTest {
     }
 
     private static int pausedForMemory(EventLoop loop) throws Exception {
-        return TestSupport.onLoop(loop, () -> {
-            int paused = 0;
-            for (SelectionKey key : loop.selectorKeysForTests()) {
-                Object h = key.isValid() ? ((Registration) key.attachment()).handlerUnchecked() : null;
-                if (h instanceof StreamConnection && ((StreamConnection) h).isReadingPausedForMemory()) {
-                    paused++;
-                }
-            }
-            return paused;
-        });
+        return TestSupport.onLoop(loop, () ->
+                (int) loop.streamConnections().stream().filter(StreamConnection::isReadingPausedForMemory).count());
     }
 
     /** Echoes each line, recording callbacks. */
