@@ -48,8 +48,21 @@ public final class FilesDemoProcess implements AutoCloseable {
         return process.probe().openFileDescriptors();
     }
 
-    public void awaitFileDescriptorsAtMost(int baseline, Duration atMost) {
-        process.probe().awaitFileDescriptorsAtMost(baseline, atMost);
+    /** Open sockets: the listener and every connection. */
+    public long openSockets() {
+        return process.probe().describeFileDescriptors().entrySet().stream()
+                .filter(e -> e.getKey().startsWith("socket:")).mapToLong(java.util.Map.Entry::getValue).sum();
+    }
+
+    /** Open descriptors of files under {@code directory} (given as its real path). */
+    public long openFilesUnder(java.nio.file.Path directory) {
+        String prefix = directory.toString() + "/";
+        return process.probe().describeFileDescriptors().entrySet().stream()
+                .filter(e -> e.getKey().startsWith(prefix)).mapToLong(java.util.Map.Entry::getValue).sum();
+    }
+
+    public java.util.Map<String, Long> describeFileDescriptors() {
+        return process.probe().describeFileDescriptors();
     }
 
     /** SIGKILL: the process gets no chance to clean up, as in a crash or {@code kill -9}. */

@@ -37,8 +37,9 @@ final class GetExchange extends Exchange<Transfer> {
 
     @Override
     public void onOpen(Connection c) throws IOException {
-        file = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        send(c, "GET " + file.size() + " " + remote);
+        // The partial file is created only once the server agreed: a refused download leaves nothing.
+        long have = Files.exists(part) ? Files.size(part) : 0;
+        send(c, "GET " + have + " " + remote);
     }
 
     @Override
@@ -50,6 +51,7 @@ final class GetExchange extends Exchange<Transfer> {
             }
             size = Long.parseLong(words[1]);
             start = Long.parseLong(words[2]);
+            file = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
             if (start < file.size()) {
                 file.truncate(start); // the server starts over (its file changed size)
             }
