@@ -38,21 +38,34 @@ final class FilesClientCommands {
         }
     }
 
-    /** Runs {@code request} on a fresh loop and turns its outcome into an exit status. */
+    /**
+     * Runs {@code request} on a fresh loop and turns its outcome into an exit status. A
+     * checksum mismatch is tried once more: the mismatching partial file has been discarded
+     * (it was left by another version of the file), so the second run starts from byte 0.
+     */
     static <R> int run(String command, Function<EventLoop, CompletableFuture<R>> request, java.util.function.Consumer<R> report) {
         EventLoop loop = EventLoop.start("files-client");
         try {
-            R result = request.apply(loop).get();
-            report.accept(result);
-            return 0;
-        } catch (ExecutionException | CompletionException e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            if (cause instanceof FilesError) {
-                System.err.println("files " + command + ": refused: " + ((FilesError) cause).code() + " " + cause.getMessage());
-            } else {
-                System.err.println("files " + command + ": " + cause.getMessage());
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    R result = request.apply(loop).get();
+                    report.accept(result);
+                    return 0;
+                } catch (ExecutionException | CompletionException e) {
+                    Throwable cause = e.getCause() != null ? e.getCause() : e;
+                    if (cause instanceof FilesError) {
+                        String code = ((FilesError) cause).code();
+                        System.err.println("files " + command + ": refused: " + code + " " + cause.getMessage());
+                        if (code.equals(FilesProtocol.ERR_CHECKSUM) && attempt == 1) {
+                            System.err.println("files " + command + ": starting over from byte 0");
+                            continue;
+                        }
+                    } else {
+                        System.err.println("files " + command + ": " + cause.getMessage());
+                    }
+                    return 1;
+                }
             }
-            return 1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 1;

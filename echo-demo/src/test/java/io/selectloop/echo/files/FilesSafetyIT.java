@@ -105,6 +105,41 @@ class FilesSafetyIT {
         assertEquals(code, ((FilesError) e.getCause()).code(), path + ": " + e.getCause().getMessage());
     }
 
+    /** Malformed requests get BAD_REQUEST and lose their connection; a client in the middle of its own work carries on. */
+    @Test
+    void malformedRequestsCloseOnlyTheirOwnConnection() throws Exception {
+        try (Server server = Server.start(root); RawPeer bystander = new RawPeer(server.address())) {
+            bystander.send("LS sub");
+            assertEquals("ENTRY f 6 inside.txt", bystander.reply());
+            assertEquals("END 1 complete", bystander.reply());
+            try (RawPeer peer = new RawPeer(server.address())) {
+                peer.send("HELLO there");
+                assertEquals("ERR BAD_REQUEST unknown request 'HELLO there'", peer.reply());
+                assertNull(peer.reply());
+            }
+            try (RawPeer peer = new RawPeer(server.address())) {
+                peer.send("GET -1 sub/inside.txt");
+                assertEquals("ERR BAD_REQUEST offset must be a decimal number, not '-1'", peer.reply());
+                assertNull(peer.reply());
+            }
+            try (RawPeer peer = new RawPeer(server.address())) {
+                peer.send(new byte[] {'L', 'S', ' ', (byte) 0xC3, (byte) 0x28});
+                assertEquals("ERR BAD_REQUEST request is not valid UTF-8", peer.reply());
+                assertNull(peer.reply());
+            }
+            try (RawPeer peer = new RawPeer(server.address())) {
+                peer.out.write(new byte[] {0, 1, 0, 1}); // 65,537 bytes announced
+                peer.out.flush();
+                assertTrue(peer.reply().startsWith("ERR BAD_REQUEST"));
+                assertNull(peer.reply());
+            }
+            bystander.send("GET 0 sub/inside.txt");
+            assertEquals("OK 6 0", bystander.reply());
+            assertEquals("served", new String(bystander.in.readNBytes(6), StandardCharsets.UTF_8));
+            assertEquals("SHA256 " + sha256(root.resolve("sub/inside.txt")), bystander.reply());
+        }
+    }
+
     @Test
     void anUploadOverTheSizeLimitIsRefusedBeforeAByteIsWritten() throws Exception {
         Path file = randomFile(local.resolve("f"), 1001);
@@ -141,6 +176,32 @@ class FilesSafetyIT {
             // Now that the first is done, the second may replace it.
             FilesClient.put(loop, server.address(), other, "same", Progress.NONE).get(1, TimeUnit.MINUTES);
             assertEquals(Files.readString(other), Files.readString(root.resolve("same")));
+        }
+    }
+
+    /**
+     * A partial file that is not a prefix of the file (left by another version of it) ends the
+     * transfer in CHECKSUM, is discarded on the receiving side, and the next run starts at 0.
+     */
+    @Test
+    void aPartialFileThatIsNotAPrefixEndsInChecksumAndTheNextRunStartsOver() throws Exception {
+        Path file = randomFile(local.resolve("f"), 100_000);
+        Files.write(root.resolve(".f.part"), new byte[40_000]); // zeros: not the file's first bytes
+        try (Server server = Server.start(root)) {
+            assertRefused("CHECKSUM", FilesClient.put(loop, server.address(), file, "f", Progress.NONE), "f");
+            assertFalse(Files.exists(root.resolve(".f.part")));
+            assertFalse(Files.exists(root.resolve("f")), "a file that did not verify is never under its final name");
+            Transfer again = FilesClient.put(loop, server.address(), file, "f", Progress.NONE).get(1, TimeUnit.MINUTES);
+            assertEquals(0, again.resumedAt());
+            assertEquals(sha256(file), sha256(root.resolve("f")));
+
+            Files.write(local.resolve(".back.part"), new byte[30_000]);
+            assertRefused("CHECKSUM", FilesClient.get(loop, server.address(), "f", local.resolve("back"), Progress.NONE), "f");
+            assertFalse(Files.exists(local.resolve(".back.part")));
+            assertFalse(Files.exists(local.resolve("back")));
+            assertEquals(0, FilesClient.get(loop, server.address(), "f", local.resolve("back"), Progress.NONE)
+                    .get(1, TimeUnit.MINUTES).resumedAt());
+            assertEquals(sha256(file), sha256(local.resolve("back")));
         }
     }
 
