@@ -158,10 +158,14 @@ final class FileSession implements FrameHandler {
     }
 
     private static long number(String word, String what) throws FilesError {
-        if (word.isEmpty() || word.length() > 19 || !word.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
-            throw new FilesError(ERR_BAD_REQUEST, what + " must be a decimal number, not '" + word + "'");
+        try {
+            if (!word.isEmpty() && word.length() <= 19 && word.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
+                return Long.parseLong(word);
+            }
+        } catch (NumberFormatException overflow) {
+            // 19 digits over Long.MAX_VALUE: refused below like any other bad number
         }
-        return Long.parseLong(word);
+        throw new FilesError(ERR_BAD_REQUEST, what + " must be a decimal number of at most 2^63-1, not '" + word + "'");
     }
 
     // ---- LS
@@ -428,6 +432,10 @@ final class FileSession implements FrameHandler {
             ready(c);
         });
         if (!queued) {
+            // The partial file stays for a resume; the session is not WAITING for anything now.
+            dropUpload(u);
+            upload = null;
+            state = State.IDLE;
             send(c, "ERR " + ERR_BUSY + " server busy");
             c.close();
         }

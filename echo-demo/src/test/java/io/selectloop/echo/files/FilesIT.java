@@ -100,7 +100,8 @@ class FilesIT {
             FilesDemoProcess again = run(server, "put", big.toString());
             assertEquals(0, again.awaitExit(Duration.ofMinutes(5)), again.describe());
             long resumedAt = number(again.stdout(), "resumed at byte ");
-            assertEquals(arrived, resumedAt, again.describe());
+            // The server may still have written what sat in its socket buffer when the client died.
+            assertTrue(resumedAt >= arrived, "resumed at " + resumedAt + ", though " + arrived + " bytes had arrived");
             assertEquals(GIB - resumedAt, number(again.stdout(), "sent "), again.describe());
             assertTrue(again.stdout().contains("SHA-256 verified: " + expected), again.describe());
             await().atMost(Duration.ofSeconds(30)).until(() -> server.process().countStderr(

@@ -119,7 +119,13 @@ class FilesSafetyIT {
             }
             try (RawPeer peer = new RawPeer(server.address())) {
                 peer.send("GET -1 sub/inside.txt");
-                assertEquals("ERR BAD_REQUEST offset must be a decimal number, not '-1'", peer.reply());
+                assertEquals("ERR BAD_REQUEST offset must be a decimal number of at most 2^63-1, not '-1'", peer.reply());
+                assertNull(peer.reply());
+            }
+            try (RawPeer peer = new RawPeer(server.address())) {
+                peer.send("PUT 9999999999999999999 big");
+                assertEquals("ERR BAD_REQUEST size must be a decimal number of at most 2^63-1, not '9999999999999999999'",
+                        peer.reply());
                 assertNull(peer.reply());
             }
             try (RawPeer peer = new RawPeer(server.address())) {
