@@ -547,12 +547,13 @@ final class TlsSession {
             return;
         }
         taskRunning = false;
-        HandshakeStatus status = engine.getHandshakeStatus();
-        if (status == NEED_TASK) {
-            runTasks();
-            return;
-        }
         connection.tlsTaskRunning(false);
+        if (engine.getHandshakeStatus() == NEED_TASK) {
+            runTasks(); // the tasks made more tasks
+            if (taskRunning) {
+                return;
+            }
+        }
         connection.tlsFlushNow(); // the handshake messages the task produced
         if (!released && !taskRunning && inbound != null && connection.acceptsInput()) {
             // Input that arrived before the task: no new read will bring it back.

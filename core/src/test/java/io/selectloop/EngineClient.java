@@ -82,12 +82,15 @@ final class EngineClient implements AutoCloseable {
         ByteArrayOutputStream cipher = new ByteArrayOutputStream();
         ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
         for (int i = 0; i < plain.length; i += perRecord) {
-            out.clear();
-            SSLEngineResult r = engine.wrap(ByteBuffer.wrap(plain, i, Math.min(perRecord, plain.length - i)), out);
-            if (r.getStatus() != SSLEngineResult.Status.OK) {
-                throw new IOException("wrap: " + r);
+            ByteBuffer piece = ByteBuffer.wrap(plain, i, Math.min(perRecord, plain.length - i));
+            while (piece.hasRemaining()) { // a wrap may carry a handshake message instead
+                out.clear();
+                SSLEngineResult r = engine.wrap(piece, out);
+                if (r.getStatus() != SSLEngineResult.Status.OK) {
+                    throw new IOException("wrap: " + r);
+                }
+                cipher.write(out.array(), 0, out.position());
             }
-            cipher.write(out.array(), 0, out.position());
         }
         return cipher.toByteArray();
     }
