@@ -364,4 +364,83 @@ class TlsFlowTest {
         }
         eventually().until(() -> onLoop(loop, budget::used) == 0L);
     }
+
+    /** What hostile peers that each stop inside a record make the server hold is all in the budget. */
+    @Test
+    void manyPeersStoppingInsideARecordAreAllCountedInTheBudget() throws Exception {
+        int peers = 200;
+        StreamServer server = server(StreamOptions.builder(), () -> (c, data) -> { });
+        MemoryBudget budget = loop.memoryBudget();
+        List<EngineClient> clients = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < peers; i++) {
+                EngineClient client = client(server, null);
+                clients.add(client);
+                byte[] record = client.records(new byte[12_000], 12_000);
+                client.sendRaw(java.util.Arrays.copyOf(record, 10_000), Integer.MAX_VALUE);
+            }
+            eventually().until(() -> onLoop(loop, budget::used) >= (long) peers * 10_000);
+            long perPeer = onLoop(loop, budget::used) / peers;
+            assertTrue(perPeer <= 16 * 1024, "each holds one buffer sized to its cut record, not more: " + perPeer);
+        } finally {
+            for (EngineClient client : clients) {
+                client.close();
+            }
+        }
+        eventually().until(() -> onLoop(loop, budget::used) == 0L);
+    }
+
+    /** The handshake has its own deadline: an idle timeout shorter than a slow handshake does not cut it. */
+    @Test
+    void idleTimeoutsDoNotRunDuringTheHandshake() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ExecutorService slow = java.util.concurrent.Executors.newSingleThreadExecutor();
+        List<String> events = new CopyOnWriteArrayList<>();
+        TlsOptions tls = TlsOptions.server(certs.serverContext()).delegatedTaskExecutor(task -> slow.execute(() -> {
+            try {
+                release.await(); // the handshake stalls here until the test lets it go
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            task.run();
+        })).build();
+        StreamServer server = StreamServer.bind(loop, anyLoopbackPort(),
+                StreamOptions.builder().allIdleTimeout(Duration.ofMillis(50)).tls(tls).build(), () -> new Handler() {
+                    @Override
+                    public void onOpen(Connection c) {
+                        events.add("open");
+                    }
+
+                    @Override
+                    public void onData(Connection c, ByteBuffer data) {
+                        c.write(data);
+                    }
+
+                    @Override
+                    public void onIdle(Connection c, IdleKind kind) {
+                        events.add("idle");
+                    }
+                });
+        try {
+            CompletableFuture<EngineClient> client = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return client(server, null);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            // Several idle periods pass on the loop's timers while the handshake waits.
+            CompletableFuture<Void> periods = new CompletableFuture<>();
+            loop.schedule(() -> periods.complete(null), 300, TimeUnit.MILLISECONDS);
+            periods.get(30, TimeUnit.SECONDS);
+            release.countDown();
+            try (EngineClient c = client.get(30, TimeUnit.SECONDS)) {
+                eventually().until(() -> events.contains("open"));
+                assertEquals("open", events.get(0), "no onIdle before onOpen: " + events);
+            }
+        } finally {
+            release.countDown();
+            slow.shutdown();
+        }
+    }
 }
