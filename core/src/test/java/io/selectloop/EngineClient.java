@@ -117,6 +117,9 @@ final class EngineClient implements AutoCloseable {
         sendRaw(records(plain, 16 * 1024), Integer.MAX_VALUE);
     }
 
+    /** Records that carried application data, read so far. */
+    int dataRecords;
+
     /** Exactly {@code length} bytes of plaintext from the server. */
     byte[] read(int length) throws IOException {
         ByteArrayOutputStream got = new ByteArrayOutputStream();
@@ -128,6 +131,9 @@ final class EngineClient implements AutoCloseable {
             plainIn.compact();
             if (got.size() < length) {
                 SSLEngineResult r = unwrapOnce();
+                if (r.bytesProduced() > 0) {
+                    dataRecords++;
+                }
                 if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
                     throw new EOFException("close_notify after " + got.size() + " of " + length + " bytes");
                 }

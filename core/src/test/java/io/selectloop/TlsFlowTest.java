@@ -443,4 +443,21 @@ class TlsFlowTest {
             slow.shutdown();
         }
     }
+
+    /** A thousand small writes in one callback are one flush, so as few full records as their size allows. */
+    @ParameterizedTest
+    @ValueSource(ints = {1000, 2500})
+    void manySmallWritesBecomeFewFullRecords(int writes) throws Exception {
+        StreamServer server = server(StreamOptions.builder().watermarks(1 << 20, 1 << 20), () -> (c, data) -> {
+            for (int i = 0; i < writes; i++) {
+                c.write(new byte[16]);
+            }
+        });
+        try (EngineClient client = client(server, null)) {
+            client.send(new byte[] {1});
+            client.read(writes * 16);
+            int fullRecords = (writes * 16 + 16 * 1024 - 1) / (16 * 1024);
+            assertEquals(fullRecords, client.dataRecords, writes + " writes of 16 bytes");
+        }
+    }
 }
