@@ -460,4 +460,28 @@ class TlsFlowTest {
             assertEquals(fullRecords, client.dataRecords, writes + " writes of 16 bytes");
         }
     }
+
+    /** close() to a peer that stops reading: the close deadline resets it, close_notify or not. */
+    @Test
+    void aCloseThatCannotFlushIsCutByTheCloseDeadline() throws Exception {
+        CompletableFuture<Throwable> closed = new CompletableFuture<>();
+        StreamServer server = server(StreamOptions.builder().closeTimeout(Duration.ofMillis(200)).maxPendingWriteBytes(64 << 20),
+                () -> new Handler() {
+            @Override
+            public void onData(Connection c, ByteBuffer data) {
+                c.write(new byte[32 << 20]); // more than the socket buffers hold
+                c.close();
+            }
+
+            @Override
+            public void onClose(Connection c, Throwable cause) {
+                closed.complete(cause);
+            }
+        });
+        try (EngineClient client = client(server, null)) {
+            client.send(new byte[] {1}); // and never read
+            assertTrue(closed.get(30, TimeUnit.SECONDS) instanceof WriteTimeoutException);
+        }
+        eventually().until(() -> onLoop(loop, loop.memoryBudget()::used) == 0L);
+    }
 }
