@@ -215,4 +215,30 @@ class TlsBadInputTest {
         }
         full.close();
     }
+
+    /** Hundreds of peers that start a handshake and stall: all cut by the deadline, nothing held after. */
+    @Test
+    void manyStalledHandshakesAreAllCutAndHoldNothingAfterwards() throws Exception {
+        int peers = 500;
+        StreamServer impatient = impatientServer();
+        java.util.List<SocketChannel> stalled = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < peers; i++) {
+                SocketChannel ch = TestSupport.connect(impatient.localAddress());
+                // A record header and a little of a ClientHello: a cut record held per peer.
+                TestSupport.writeFully(ch, ByteBuffer.wrap(new byte[] {22, 3, 1, 2, 0, 1, 0, 1, (byte) 252, 3, 3}));
+                stalled.add(ch);
+            }
+            for (int i = 0; i < peers; i++) {
+                Throwable cause = nextCloseCause();
+                assertTrue(cause.getMessage().contains("handshakeTimeout"), cause.getMessage());
+            }
+            // The control connection holds nothing between its requests: the budget is back to zero.
+            TestSupport.eventually().until(() -> TestSupport.onLoop(loop, () -> loop.memoryBudget().used()) == 0L);
+        } finally {
+            for (SocketChannel ch : stalled) {
+                ch.close();
+            }
+        }
+    }
 }
