@@ -43,6 +43,8 @@ public final class StreamOptions {
     private final long closeTimeoutNanos;
     private final OverLimit overLimit;
     private final byte[] overLimitMessage;
+    // TLS (issue 10): null for plain connections.
+    private final TlsOptions tls;
 
     private StreamOptions(Builder b) {
         tcpNoDelay = b.tcpNoDelay;
@@ -65,6 +67,7 @@ public final class StreamOptions {
         closeTimeoutNanos = b.closeTimeoutNanos;
         overLimit = b.overLimit;
         overLimitMessage = b.overLimitMessage.clone();
+        tls = b.tls;
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -87,7 +90,8 @@ public final class StreamOptions {
                 .readIdleTimeout(Duration.ofNanos(readIdleNanos)).writeIdleTimeout(Duration.ofNanos(writeIdleNanos))
                 .allIdleTimeout(Duration.ofNanos(allIdleNanos)).maxConnections(maxConnections)
                 .writeStallTimeout(Duration.ofNanos(writeStallNanos)).closeTimeout(Duration.ofNanos(closeTimeoutNanos))
-                .overLimit(overLimit).overLimitMessage(overLimitMessage);
+                .overLimit(overLimit).overLimitMessage(overLimitMessage)
+                .tls(tls);
     }
 
     public boolean tcpNoDelay() { return tcpNoDelay; }
@@ -117,6 +121,8 @@ public final class StreamOptions {
     public OverLimit overLimit() { return overLimit; }
     /** A copy; empty when none. */
     public byte[] overLimitMessage() { return overLimitMessage.clone(); }
+    /** The TLS settings; null for plain (unencrypted) connections. */
+    public TlsOptions tls() { return tls; }
 
     long readIdleNanos() { return readIdleNanos; }
     long writeIdleNanos() { return writeIdleNanos; }
@@ -138,7 +144,8 @@ public final class StreamOptions {
                 + ", maxReadsPerWakeup=" + maxReadsPerWakeup + ", maxAcceptsPerWakeup=" + maxAcceptsPerWakeup
                 + ", idleTimeouts(read/write/all)=" + readIdleTimeout() + "/" + writeIdleTimeout() + "/" + allIdleTimeout()
                 + ", maxConnections=" + maxConnections + ", writeStallTimeout=" + writeStallTimeout()
-                + ", closeTimeout=" + closeTimeout() + ", overLimit=" + overLimit + "]";
+                + ", closeTimeout=" + closeTimeout() + ", overLimit=" + overLimit
+                + (tls != null ? ", tls=" + tls : "") + "]";
     }
 
     /** Builds {@link StreamOptions}. Not thread-safe; build on one thread. */
@@ -163,8 +170,21 @@ public final class StreamOptions {
         private long closeTimeoutNanos = DEFAULT_CLOSE_TIMEOUT.toNanos();
         private OverLimit overLimit = OverLimit.WAIT;
         private byte[] overLimitMessage = new byte[0];
+        private TlsOptions tls;
 
         private Builder() {
+        }
+
+        /**
+         * Speak TLS on these connections ({@link TlsOptions#server} for a server,
+         * {@link TlsOptions#client} for a client); null, the default, for plain ones. The
+         * handler sees plaintext as without TLS, and {@link Handler#onOpen} runs once the
+         * handshake is done. {@link Connection#sendFile} still works, but its bytes pass
+         * through the engine: zero-copy is impossible under TLS.
+         */
+        public Builder tls(TlsOptions options) {
+            tls = options;
+            return this;
         }
 
         /** TCP_NODELAY on accepted/connected TCP sockets. Default true. Ignored for Unix domain sockets. */
@@ -296,6 +316,7 @@ public final class StreamOptions {
         /**
          * Bytes written to a peer rejected over the limit before it is closed (such as
          * {@code busy\n}); at most 1,024 bytes, written once without waiting. Default none.
+         * Not sent to TLS peers, to whom plaintext would be garbage: they see the close only.
          */
         public Builder overLimitMessage(byte[] message) {
             if (message.length > 1024) {
