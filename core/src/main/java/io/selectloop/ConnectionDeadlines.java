@@ -25,6 +25,9 @@ final class ConnectionDeadlines {
         void outputStalled(long stalledNanos);
 
         void closeTimedOut(long timeoutNanos);
+
+        /** TLS (issue 10): the handshake did not finish in time. */
+        void handshakeTimedOut(long timeoutNanos);
     }
 
     private static final long NEVER = Long.MAX_VALUE;
@@ -44,6 +47,9 @@ final class ConnectionDeadlines {
     /** When the socket last refused output with the queue until then empty. */
     private long blockedSinceNanos;
     private long closeDeadlineNanos = NEVER;
+    // TLS (issue 10): from accept or connect until the handshake is done.
+    private long handshakeDeadlineNanos = NEVER;
+    private long handshakeTimeoutNanos;
 
     private TimerHandle timer;
     private long timerDeadline = NEVER;
@@ -94,6 +100,20 @@ final class ConnectionDeadlines {
         }
     }
 
+    /** TLS (issue 10): the handshake has until {@code timeoutNanos} from now (0: no deadline). */
+    void handshaking(long now, long timeoutNanos) {
+        if (timeoutNanos > 0) {
+            handshakeTimeoutNanos = timeoutNanos;
+            handshakeDeadlineNanos = now + timeoutNanos;
+            arm(now);
+        }
+    }
+
+    /** TLS (issue 10): the handshake is done; its deadline no longer applies. */
+    void handshakeDone() {
+        handshakeDeadlineNanos = NEVER;
+    }
+
     private void arm(long now) {
         long next = nextDeadline();
         if (next == NEVER || (timer != null && timerDeadline - next <= 0)) {
@@ -110,6 +130,11 @@ final class ConnectionDeadlines {
         timer = null;
         timerDeadline = NEVER;
         long now = System.nanoTime();
+        if (due(now, handshakeDeadlineNanos)) {
+            handshakeDeadlineNanos = NEVER;
+            owner.handshakeTimedOut(handshakeTimeoutNanos);
+            return;
+        }
         if (due(now, closeDeadlineNanos)) {
             owner.closeTimedOut(options.closeTimeoutNanos());
             return;
@@ -163,7 +188,7 @@ final class ConnectionDeadlines {
         if (stopped) {
             return NEVER;
         }
-        long next = Math.min(closeDeadlineNanos, stallDeadline());
+        long next = Math.min(Math.min(closeDeadlineNanos, handshakeDeadlineNanos), stallDeadline());
         if (idleTracking) {
             next = Math.min(next, Math.min(readIdleDeadline(), Math.min(writeIdleDeadline(), allIdleDeadline())));
         }

@@ -123,6 +123,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
     final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
     final BufferPool pool = new BufferPool();
+    /** TLS (issue 10): buffers the loop's TLS connections share in turn; made by the first one. */
+    TlsSession.Scratch tlsScratch;
     private final MemoryBudget budget;
     private final LoadShedder shedder;
 

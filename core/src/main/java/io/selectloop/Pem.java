@@ -38,7 +38,7 @@ public final class Pem {
 
     /** Every certificate in the file, in file order (a chain: the leaf first). */
     public static List<X509Certificate> readCertificates(Path file) throws IOException {
-        byte[] bytes = Files.readAllBytes(file);
+        byte[] bytes = read(file);
         List<X509Certificate> certs = new ArrayList<>();
         try {
             for (Certificate c : CertificateFactory.getInstance("X.509")
@@ -56,7 +56,7 @@ public final class Pem {
 
     /** The unencrypted PKCS#8 private key in the file, RSA or EC. */
     public static PrivateKey readPrivateKey(Path file) throws IOException {
-        String text = new String(Files.readAllBytes(file), StandardCharsets.US_ASCII);
+        String text = new String(read(file), StandardCharsets.US_ASCII);
         if (text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")) {
             throw new IOException(file + ": the private key is encrypted, which is not supported; decrypt it with "
                     + "'openssl pkcs8 -topk8 -nocrypt -in " + file + " -out key.pem'");
@@ -126,6 +126,16 @@ public final class Pem {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(kmf == null ? null : kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
         return context;
+    }
+
+    private static byte[] read(Path file) throws IOException {
+        try {
+            return Files.readAllBytes(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException(file + ": no such file", e);
+        } catch (IOException e) {
+            throw new IOException(file + ": cannot read it (" + e + ")", e);
+        }
     }
 
     /** A key store holding every certificate of the file as a trusted one. */

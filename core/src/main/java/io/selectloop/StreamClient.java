@@ -89,6 +89,7 @@ public final class StreamClient {
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("connect timeout must be positive, was " + timeout);
         }
+        TlsOptions.check(options, true); // TLS (issue 10)
         Attempt attempt = new Attempt(loop, address, options, handler, timeout);
         if (address instanceof InetSocketAddress && ((InetSocketAddress) address).isUnresolved()) {
             attempt.future.completeExceptionally(new UnresolvedAddressException());
@@ -208,10 +209,23 @@ public final class StreamClient {
             // register() takes over the key this attempt registered: NIO cannot register a
             // channel again with a selector until the select after its key was cancelled,
             // but registering a channel whose key is still valid just re-attaches that key.
+            // The future completes once onOpen has run: at once for a plain connection,
+            // after the handshake for TLS (issue 10), whose failure fails the future.
+            connection.whenOpened(new StreamConnection.OpenListener() {
+                @Override
+                public void opened(StreamConnection c) {
+                    if (!future.complete(c)) {
+                        c.close(); // the caller cancelled while onOpen ran: nobody will use it
+                    }
+                }
+
+                @Override
+                public void closedBeforeOpen(StreamConnection c, Throwable cause) {
+                    future.completeExceptionally(cause != null ? cause
+                            : new java.io.IOException("connection to " + address + " closed before it was opened"));
+                }
+            });
             connection.register();
-            if (!future.complete(connection)) {
-                connection.close(); // the caller cancelled while onOpen ran: nobody will use it
-            }
         }
 
         private void timedOut() {

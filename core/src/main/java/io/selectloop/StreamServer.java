@@ -126,6 +126,7 @@ public final class StreamServer implements AutoCloseable {
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(handlers, "handlers");
+        TlsOptions.check(options, false); // TLS (issue 10)
         Path unixPath = null;
         ServerSocketChannel channel;
         if (address instanceof UnixDomainSocketAddress) {

@@ -98,6 +98,23 @@ public final class TlsOptions {
         return delegatedTaskExecutor != null ? delegatedTaskExecutor : TlsTaskExecutor.shared();
     }
 
+    /**
+     * Refuses client settings on a server and the reverse, and settings the context
+     * rejects (an unknown protocol name), at bind or connect rather than per connection.
+     */
+    static void check(StreamOptions options, boolean forClient) {
+        TlsOptions tls = options.tls();
+        if (tls == null) {
+            return;
+        }
+        if (tls.client != forClient) {
+            throw new IllegalArgumentException(forClient
+                    ? "a client needs TlsOptions.client(...), not TlsOptions.server(...)"
+                    : "a server needs TlsOptions.server(...), not TlsOptions.client(...)");
+        }
+        tls.newEngine(null, -1);
+    }
+
     /** A fresh engine with these settings; the peer's address is a hint for session resumption. */
     SSLEngine newEngine(String peerHost, int peerPort) {
         SSLEngine engine = client && serverName != null ? context.createSSLEngine(serverName, peerPort)

@@ -6,8 +6,10 @@ import io.selectloop.Framing;
 import io.selectloop.Handler;
 import io.selectloop.LoopOptions;
 import io.selectloop.OverLimit;
+import io.selectloop.Pem;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
+import io.selectloop.TlsOptions;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.net.SocketAddress;
@@ -90,6 +92,39 @@ final class EchoServerCommand implements Callable<Integer> {
                     + "0 waits as long as output moves (default: ${DEFAULT-VALUE}).")
     double closeTimeoutSeconds;
 
+    // ---- TLS (issue 10)
+    @Option(names = "--tls-cert", paramLabel = "CERT.pem",
+            description = "Serve TLS on the TCP port (and --unix) with this PEM certificate chain; needs --tls-key.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "KEY.pem",
+            description = "The certificate's private key: unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY), RSA or EC.")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", paramLabel = "CA.pem",
+            description = "Require a client certificate issued by one of these PEM CA certificates.")
+    Path tlsClientCa;
+
+    /** The TLS settings the options ask for; null without --tls-cert. */
+    TlsOptions tlsOptions() {
+        if (tlsCert == null && tlsKey == null) {
+            if (tlsClientCa != null) {
+                throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
+            }
+            return null;
+        }
+        if (tlsCert == null || tlsKey == null) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        try {
+            return TlsOptions.server(Pem.serverContext(tlsCert, tlsKey, tlsClientCa))
+                    .clientAuth(tlsClientCa != null ? TlsOptions.ClientAuth.REQUIRED : TlsOptions.ClientAuth.NONE)
+                    .build();
+        } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
     /** The exit status when an event loop dies (sysexits' EX_SOFTWARE), so that a supervisor restarts us. */
     static final int LOOP_FAILED = 70;
 
@@ -118,8 +153,9 @@ final class EchoServerCommand implements Callable<Integer> {
         EventLoopGroup group = EventLoopGroup.start(loops, "echo-loop", loopOptions);
         List<String> endpoints = new ArrayList<>();
         try {
-            endpoints.add(uri(StreamServer.bind(group, new InetSocketAddress(host, port), options, () -> newHandler(framer))
-                    .localAddress()));
+            String tcp = uri(StreamServer.bind(group, new InetSocketAddress(host, port), options, () -> newHandler(framer))
+                    .localAddress());
+            endpoints.add(options.tls() != null ? tcp.replaceFirst("^tcp:", "tls:") : tcp);
             if (unixPath != null) {
                 endpoints.add(uri(StreamServer.bind(group, UnixDomainSocketAddress.of(unixPath), options, () -> newHandler(framer))
                         .localAddress()));
@@ -204,6 +240,7 @@ final class EchoServerCommand implements Callable<Integer> {
                 .overLimitMessage("busy\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
                 .writeStallTimeout(Duration.ofNanos((long) (stallTimeoutSeconds * 1e9)))
                 .closeTimeout(Duration.ofNanos((long) (closeTimeoutSeconds * 1e9)))
+                .tls(tlsOptions())
                 .build();
     }
 

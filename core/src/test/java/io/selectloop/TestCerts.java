@@ -1,0 +1,148 @@
+package io.selectloop;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+
+/**
+ * Test certificates made at test time with the {@code openssl} CLI (CI installs it) into
+ * a temporary directory, once per JVM: a CA, a server certificate it signed (CN and SAN
+ * localhost and 127.0.0.1, RSA and EC), a client certificate it signed, and an unrelated
+ * CA with a server certificate of its own (for "unknown CA"). No key is committed.
+ */
+final class TestCerts {
+    final Path dir;
+    final Path caCert;
+    final Path serverCert;
+    final Path serverKey;
+    final Path ecServerCert;
+    final Path ecServerKey;
+    final Path clientCert;
+    final Path clientKey;
+    final Path strangerCert;
+    final Path strangerKey;
+
+    private static TestCerts instance;
+
+    private TestCerts(Path dir) {
+        this.dir = dir;
+        caCert = dir.resolve("ca.pem");
+        serverCert = dir.resolve("server.pem");
+        serverKey = dir.resolve("server.key");
+        ecServerCert = dir.resolve("server-ec.pem");
+        ecServerKey = dir.resolve("server-ec.key");
+        clientCert = dir.resolve("client.pem");
+        clientKey = dir.resolve("client.key");
+        strangerCert = dir.resolve("stranger.pem");
+        strangerKey = dir.resolve("stranger.key");
+    }
+
+    static synchronized TestCerts get() {
+        if (instance == null) {
+            try {
+                Path dir = Files.createTempDirectory("selectloop-certs");
+                dir.toFile().deleteOnExit();
+                TestCerts certs = new TestCerts(dir);
+                certs.generate();
+                instance = certs;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return instance;
+    }
+
+    private void generate() throws IOException {
+        Path ext = dir.resolve("server.ext");
+        Files.writeString(ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+        Path caKey = dir.resolve("ca.key");
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", caCert,
+                "-subj", "/CN=selectloop test CA", "-days", "3",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        signed(serverKey, serverCert, "/CN=localhost", "rsa:2048", caCert, caKey, ext);
+        signed(ecServerKey, ecServerCert, "/CN=localhost", "ec", caCert, caKey, ext);
+        signed(clientKey, clientCert, "/CN=selectloop test client", "ec", caCert, caKey, null);
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", strangerKey, "-out", strangerCert, "-subj", "/CN=localhost", "-days", "3",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1");
+    }
+
+    private void signed(Path key, Path cert, String subject, String keyType, Path ca, Path caKey, Path ext)
+            throws IOException {
+        Path csr = dir.resolve(cert.getFileName() + ".csr");
+        List<Object> req = new ArrayList<>(Arrays.asList("req", "-newkey", keyType));
+        if (keyType.equals("ec")) {
+            req.addAll(List.of("-pkeyopt", "ec_paramgen_curve:prime256v1"));
+        }
+        req.addAll(List.of("-nodes", "-keyout", key, "-out", csr, "-subj", subject));
+        openssl(req.toArray());
+        List<Object> x509 = new ArrayList<>(Arrays.asList("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey,
+                "-CAcreateserial", "-out", cert, "-days", "3"));
+        if (ext != null) {
+            x509.addAll(List.of("-extfile", ext));
+        }
+        openssl(x509.toArray());
+    }
+
+    static void openssl(Object... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add("openssl");
+        for (Object a : args) {
+            command.add(a.toString());
+        }
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(command + " failed: " + new String(out, StandardCharsets.UTF_8));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    SSLContext serverContext() {
+        return context(() -> Pem.serverContext(serverCert, serverKey, null));
+    }
+
+    /** A server that trusts client certificates from the test CA. */
+    SSLContext serverContextTrustingClients() {
+        return context(() -> Pem.serverContext(serverCert, serverKey, caCert));
+    }
+
+    SSLContext ecServerContext() {
+        return context(() -> Pem.serverContext(ecServerCert, ecServerKey, null));
+    }
+
+    SSLContext strangerServerContext() {
+        return context(() -> Pem.serverContext(strangerCert, strangerKey, null));
+    }
+
+    SSLContext clientContext() {
+        return context(() -> Pem.clientContext(caCert, null, null));
+    }
+
+    SSLContext clientContextWithCertificate() {
+        return context(() -> Pem.clientContext(caCert, clientCert, clientKey));
+    }
+
+    private interface ContextMaker {
+        SSLContext make() throws Exception;
+    }
+
+    private static SSLContext context(ContextMaker maker) {
+        try {
+            return maker.make();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
