@@ -77,7 +77,8 @@ class CompareSmokeTest {
     void comparesTheTlsImpls(@TempDir Path out) throws Exception {
         int status = Bench.run("compare", "--tls", "--impls", "reactor,threads,netty-nio",
                 "--scenarios", "throughput,churn", "--connections", "4,24", "--pipeline", "4", "--size", "64",
-                "--duration", "500ms", "--warmup", "200ms", "--out", out.toString());
+                // longer than the plain run's: a fresh server JVM's first handshakes are slow (see TlsLoadTest)
+                "--duration", "1s", "--warmup", "1s", "--out", out.toString());
         assertEquals(0, status);
 
         List<Map<String, String>> rows = readCsv(out.resolve("results.csv"));
