@@ -109,6 +109,20 @@ public final class BenchTls {
     }
 
     /**
+     * Makes this JVM's TLS clients offer one key share, x25519, instead of the JDK 17
+     * client's two (x25519 and secp256r1), of which the server uses one: generating the
+     * unused P-256 key was about 40% of the generator's CPU in a handshake churn (JFR). Every
+     * server here picks x25519 from either offer. {@code jdk.tls.namedGroups} is read once, at
+     * the JVM's first handshake, so this must run before it; left alone if set already.
+     * Called by the load generator only: a server JVM keeps the JDK's defaults.
+     */
+    static void offerOnlyX25519() {
+        if (System.getProperty("jdk.tls.namedGroups") == null) {
+            System.setProperty("jdk.tls.namedGroups", "x25519");
+        }
+    }
+
+    /**
      * The load generator's context. It does not authenticate the server: the generator
      * measures servers on loopback with a throwaway key, and checks every byte it gets
      * back; path validation of a one-certificate chain would only add to its own cost.

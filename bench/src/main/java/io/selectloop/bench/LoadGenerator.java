@@ -102,6 +102,9 @@ public final class LoadGenerator {
         this.progressOut = progressOut;
         this.sources = sourceAddresses(spec);
         this.sourcesInRotation = Math.min(sources.length, defaultSourceCount(spec));
+        if (spec.tls()) {
+            BenchTls.offerOnlyX25519();
+        }
         try {
             this.tlsContext = spec.tls() ? BenchTls.clientContext() : null;
         } catch (java.security.GeneralSecurityException e) {
