@@ -130,4 +130,13 @@ public interface Connection {
 
     /** Sets the application's object for this connection. Any thread. */
     void attach(Object attachment);
+
+    /**
+     * The PROXY protocol header this connection began with, or null (the server's
+     * {@link StreamOptions#proxyProtocol()} is off, or an optional header did not come).
+     * Set before {@link Handler#onOpen}. Any thread.
+     */
+    default ProxyHeader proxyHeader() {
+        return null;
+    }
 }
