@@ -49,8 +49,14 @@ public interface EchoServerImpl {
      *
      * @param loops event loops for the {@code reactor} implementation; the others use
      *     their own documented defaults and ignore it
+     * @param groupAccept reactor with loops above 1: a SO_REUSEPORT listener per loop, or one hand-off listener
+     * @param reusePort reactor: bind with SO_REUSEPORT, so several server processes share the port
      */
-    record ServerSettings(int loops) {
+    record ServerSettings(int loops, io.selectloop.GroupAccept groupAccept, boolean reusePort) {
+        ServerSettings(int loops) {
+            this(loops, io.selectloop.GroupAccept.LISTENER_PER_LOOP, false);
+        }
+
         public static ServerSettings defaults() {
             return new ServerSettings(1);
         }

@@ -29,10 +29,12 @@ public final class ReactorEchoServer implements EchoServerImpl {
         EventLoop single = loops == 1 ? EventLoop.start("reactor-loop") : null;
         EventLoopGroup group = loops == 1 ? null : EventLoopGroup.start(loops, "reactor-loop");
         StreamServer server;
+        StreamOptions options = StreamOptions.builder()
+                .groupAccept(settings.groupAccept()).reusePort(settings.reusePort()).build();
         try {
             server = single != null
-                    ? StreamServer.bind(single, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data))
-                    : StreamServer.bind(group, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data));
+                    ? StreamServer.bind(single, address, options, () -> (c, data) -> c.write(data))
+                    : StreamServer.bind(group, address, options, () -> (c, data) -> c.write(data));
         } catch (Exception e) {
             if (single != null) {
                 single.close();

@@ -33,6 +33,14 @@ final class ServerCommand implements Callable<Integer> {
             description = "Event loops for the reactor: more than 1 runs an EventLoopGroup (default: ${DEFAULT-VALUE}).")
     int loops;
 
+    @Option(names = "--group-accept", defaultValue = "LISTENER_PER_LOOP", paramLabel = "LISTENER_PER_LOOP|HAND_OFF",
+            description = "Reactor with --loops above 1: a SO_REUSEPORT listener per loop, or one listener handing "
+                    + "connections over (default: ${DEFAULT-VALUE}).")
+    io.selectloop.GroupAccept groupAccept;
+
+    @Option(names = "--reuse-port", description = "Reactor: bind with SO_REUSEPORT (several server processes on one port).")
+    boolean reusePort;
+
     @Override
     public Integer call() throws Exception {
         EchoServerImpl server = ServerImpls.find(impl).orElse(null);
@@ -47,7 +55,7 @@ final class ServerCommand implements Callable<Integer> {
         }
         EchoServerImpl.RunningServer running;
         try {
-            running = server.start(new InetSocketAddress(host, port), new EchoServerImpl.ServerSettings(loops));
+            running = server.start(new InetSocketAddress(host, port), new EchoServerImpl.ServerSettings(loops, groupAccept, reusePort));
         } catch (IllegalArgumentException e) {
             System.err.println("bench server: " + e.getMessage());
             return 2;
