@@ -52,7 +52,8 @@ compare() { # part labelA labelB settings...
   done
 }
 compare group listener-per-loop hand-off "${group_settings[@]}"
-compare procs 2-processes-reuseport 1-process-2-loops 1000x16
+read -r -a procs_settings <<<"${SCALE_PROCS_SETTINGS-1000x16}"
+if [ ${#procs_settings[@]} -gt 0 ]; then compare procs 2-processes-reuseport 1-process-2-loops "${procs_settings[@]}"; fi
 python3 - "$out" <<'PY'
 import sys, statistics, collections
 runs = collections.defaultdict(list)
@@ -62,8 +63,10 @@ for line in open(sys.argv[1]):
 for (part, a, b) in [("group", "listener-per-loop", "hand-off"), ("procs", "2-processes-reuseport", "1-process-2-loops")]:
     for setting in sorted({s for (p, s, _) in runs if p == part}):
         ra, rb = runs[(part, setting, a)], runs[(part, setting, b)]
+        pairs = [x[0] / y[0] for x, y in zip(ra, rb)]
         ma = statistics.median(r[0] for r in ra); mb = statistics.median(r[0] for r in rb)
         pa = statistics.median(r[1] for r in ra); pb = statistics.median(r[1] for r in rb)
         print(f"{part} {setting}: {a} {ma:,.0f} msgs/s p99 {pa:.0f}us | {b} {mb:,.0f} msgs/s p99 {pb:.0f}us"
-              f" | ratio {ma/mb:.2f} | errors {sum(r[2] for r in ra)}/{sum(r[2] for r in rb)}")
+              f" | ratio of medians {ma/mb:.2f}, per round " + " ".join(f"{p:.2f}" for p in pairs)
+              + f" | errors {sum(r[2] for r in ra)}/{sum(r[2] for r in rb)}")
 PY
