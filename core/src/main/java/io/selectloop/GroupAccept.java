@@ -9,8 +9,8 @@ public enum GroupAccept {
     /**
      * One listening socket per loop, all on the same port with SO_REUSEPORT: the kernel
      * spreads connections over them, and each loop accepts its own, so no connection
-     * crosses threads. The default. Where it cannot apply (a Unix domain socket, a
-     * platform without SO_REUSEPORT) the server uses {@link #HAND_OFF}.
+     * crosses threads. Where it cannot apply (a Unix domain socket, a platform without
+     * SO_REUSEPORT) the server uses {@link #HAND_OFF}.
      *
      * <p>The listeners carry SO_REUSEPORT, so while the server runs, another socket of
      * the same user that also sets it could join the port; {@code bind} still fails if
@@ -20,7 +20,9 @@ public enum GroupAccept {
     LISTENER_PER_LOOP,
     /**
      * One listening socket on one loop of the group, which hands each accepted connection
-     * to the group's next loop, round-robin ({@link EventLoop#execute}).
+     * to the group's next loop, round-robin ({@link EventLoop#execute}). The default: it
+     * sustained more connect-echo-close cycles per second at 2 loops, and the same
+     * throughput within the noise (bench/README.md, "Scale-out").
      */
     HAND_OFF
 }

@@ -184,7 +184,7 @@ public final class StreamOptions {
         private OverLimit overLimit = OverLimit.WAIT;
         private byte[] overLimitMessage = new byte[0];
         private boolean reusePort;
-        private GroupAccept groupAccept = GroupAccept.LISTENER_PER_LOOP;
+        private GroupAccept groupAccept = GroupAccept.HAND_OFF;
         private ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
         private long proxyHeaderTimeoutNanos = DEFAULT_PROXY_HEADER_TIMEOUT.toNanos();
 
@@ -208,9 +208,9 @@ public final class StreamOptions {
 
         /**
          * How a server bound to an {@link EventLoopGroup} spreads connections over its
-         * loops; see {@link GroupAccept}. Default {@link GroupAccept#LISTENER_PER_LOOP} (it
-         * falls back to {@link GroupAccept#HAND_OFF} where it cannot apply). Ignored for a
-         * server on a single loop.
+         * loops; see {@link GroupAccept}. Default {@link GroupAccept#HAND_OFF}, which did
+         * better on connection churn when measured (bench/README.md, "Scale-out").
+         * Ignored for a server on a single loop.
          */
         public Builder groupAccept(GroupAccept mode) {
             groupAccept = java.util.Objects.requireNonNull(mode, "mode");

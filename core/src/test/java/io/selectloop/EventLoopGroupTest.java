@@ -238,8 +238,7 @@ class EventLoopGroupTest {
         int baseline = TestSupport.openSockets();
         EventLoopGroup group = EventLoopGroup.start(2, "half");
         try {
-            StreamServer server = StreamServer.bind(group, anyLoopbackPort(),
-                    StreamOptions.builder().groupAccept(GroupAccept.HAND_OFF).build(), () -> (c, data) -> c.write(data));
+            StreamServer server = StreamServer.bind(group, anyLoopbackPort(), () -> (c, data) -> c.write(data));
             EventLoop other = group.loops().get(0) == server.loop() ? group.loops().get(1) : group.loops().get(0);
             other.close();
             int served = 0;

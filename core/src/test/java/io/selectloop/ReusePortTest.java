@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /** SO_REUSEPORT servers and a group's listener per loop, on real sockets. */
 class ReusePortTest {
+    private static final StreamOptions PER_LOOP = StreamOptions.builder().groupAccept(GroupAccept.LISTENER_PER_LOOP).build();
 
     private static void assertEchoes(InetSocketAddress address, String text) throws Exception {
         try (SocketChannel ch = connect(address)) {
@@ -70,13 +71,13 @@ class ReusePortTest {
     }
 
     @Test
-    void aGroupListensOnEveryLoopByDefaultAndEachLoopServesWhatItAccepts() throws Exception {
+    void aGroupWithAListenerPerLoopListensOnEveryLoopAndEachLoopServesWhatItAccepts() throws Exception {
         EventLoopGroup group = EventLoopGroup.start(2, "per-loop");
         try {
             Map<EventLoop, AtomicInteger> perLoop = new ConcurrentHashMap<>();
             AtomicInteger inSupplier = new AtomicInteger();
             AtomicInteger overlaps = new AtomicInteger();
-            StreamServer server = StreamServer.bind(group, anyLoopbackPort(), () -> {
+            StreamServer server = StreamServer.bind(group, anyLoopbackPort(), PER_LOOP, () -> {
                 if (inSupplier.incrementAndGet() > 1) {
                     overlaps.incrementAndGet();
                 }
@@ -127,13 +128,15 @@ class ReusePortTest {
         EventLoop other = EventLoop.start("in-use-other");
         try (ServerSocket plain = new ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress())) {
             InetSocketAddress taken = (InetSocketAddress) plain.getLocalSocketAddress();
-            assertThrows(BindException.class, () -> StreamServer.bind(group, taken, () -> (c, d) -> { }));
+            assertThrows(BindException.class, () -> StreamServer.bind(group, taken, PER_LOOP, () -> (c, d) -> { }));
             // A SO_REUSEPORT server on the port: a group that did not ask to share must not join it.
             StreamServer sharing = StreamServer.bind(other, anyLoopbackPort(), StreamOptions.builder().reusePort(true).build(),
                     () -> (c, d) -> { });
-            assertThrows(BindException.class, () -> StreamServer.bind(group, sharing.localAddress(), () -> (c, d) -> { }));
+            assertThrows(BindException.class, () -> StreamServer.bind(group, sharing.localAddress(), PER_LOOP,
+                    () -> (c, d) -> { }));
             StreamServer joined = StreamServer.bind(group, sharing.localAddress(),
-                    StreamOptions.builder().reusePort(true).build(), () -> (c, d) -> c.write(d));
+                    PER_LOOP.toBuilder().reusePort(true).build(), () -> (c, d) -> c.write(d));
+            assertEquals(group.loops(), joined.acceptingLoops());
             assertEquals(sharing.localAddress(), joined.localAddress());
         } finally {
             group.close();
@@ -145,7 +148,7 @@ class ReusePortTest {
     void maxConnectionsCountsAcrossTheListenersOfAGroup() throws Exception {
         EventLoopGroup group = EventLoopGroup.start(2, "limit");
         try {
-            StreamOptions options = StreamOptions.builder().maxConnections(2).build();
+            StreamOptions options = PER_LOOP.toBuilder().maxConnections(2).build();
             StreamServer server = StreamServer.bind(group, anyLoopbackPort(), options, () -> (c, d) -> c.write(d));
             List<SocketChannel> served = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
@@ -173,11 +176,10 @@ class ReusePortTest {
     }
 
     @Test
-    void handOffStillAcceptsOnOneLoop() throws Exception {
+    void handOffTheDefaultAcceptsOnOneLoop() throws Exception {
         EventLoopGroup group = EventLoopGroup.start(2, "hand-off");
         try {
-            StreamServer server = StreamServer.bind(group, anyLoopbackPort(),
-                    StreamOptions.builder().groupAccept(GroupAccept.HAND_OFF).build(), () -> (c, d) -> c.write(d));
+            StreamServer server = StreamServer.bind(group, anyLoopbackPort(), () -> (c, d) -> c.write(d));
             assertEquals(1, server.acceptingLoops().size());
             assertEchoes((InetSocketAddress) server.localAddress(), "x");
         } finally {

@@ -54,7 +54,7 @@ public interface EchoServerImpl {
      */
     record ServerSettings(int loops, io.selectloop.GroupAccept groupAccept, boolean reusePort) {
         ServerSettings(int loops) {
-            this(loops, io.selectloop.GroupAccept.LISTENER_PER_LOOP, false);
+            this(loops, io.selectloop.GroupAccept.HAND_OFF, false);
         }
 
         public static ServerSettings defaults() {

@@ -33,7 +33,7 @@ final class ServerCommand implements Callable<Integer> {
             description = "Event loops for the reactor: more than 1 runs an EventLoopGroup (default: ${DEFAULT-VALUE}).")
     int loops;
 
-    @Option(names = "--group-accept", defaultValue = "LISTENER_PER_LOOP", paramLabel = "LISTENER_PER_LOOP|HAND_OFF",
+    @Option(names = "--group-accept", defaultValue = "HAND_OFF", paramLabel = "HAND_OFF|LISTENER_PER_LOOP",
             description = "Reactor with --loops above 1: a SO_REUSEPORT listener per loop, or one listener handing "
                     + "connections over (default: ${DEFAULT-VALUE}).")
     io.selectloop.GroupAccept groupAccept;

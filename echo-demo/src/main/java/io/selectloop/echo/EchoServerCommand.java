@@ -112,9 +112,9 @@ final class EchoServerCommand implements Callable<Integer> {
             description = "On each new connection, send 'hello <address>:<port>\\n': the peer as the server sees it.")
     boolean greet;
 
-    @Option(names = "--group-accept", defaultValue = "listener-per-loop", paramLabel = "listener-per-loop|hand-off",
-            description = "With --loops above 1: one SO_REUSEPORT listener per loop, or one listener handing "
-                    + "connections to the loops in turn (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--group-accept", defaultValue = "hand-off", paramLabel = "listener-per-loop|hand-off",
+            description = "With --loops above 1: one listener handing connections to the loops in turn, or one "
+                    + "SO_REUSEPORT listener per loop (default: ${DEFAULT-VALUE}).")
     String groupAccept;
 
     private final ShutdownDrain drain = new ShutdownDrain();
