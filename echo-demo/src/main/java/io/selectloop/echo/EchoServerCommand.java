@@ -95,8 +95,9 @@ final class EchoServerCommand implements Callable<Integer> {
 
     // -- scale-out options (issue 12): SO_REUSEPORT, PROXY protocol, greeting
     @Option(names = "--reuse-port",
-            description = "Bind with SO_REUSEPORT, so several demo processes can serve one port (and a new one can "
-                    + "start before the old one stops: README, zero-downtime restart).")
+            description = "Bind with SO_REUSEPORT, so several demo processes can serve one port; on SIGTERM, hand over: "
+                    + "stop accepting, send FIN after the last echo, close when the client does (README, "
+                    + "zero-downtime restart).")
     boolean reusePort;
 
     @Option(names = "--proxy-protocol", defaultValue = "off", paramLabel = "off|optional|required",
@@ -201,16 +202,21 @@ final class EchoServerCommand implements Callable<Integer> {
             return LOOP_FAILED;
         }
 
-        // Stop accepting at once (with --reuse-port, a new process on the port takes every
-        // new connection from now on), then let each client finish (ShutdownDrain).
-        long shutdownStart = System.nanoTime();
-        servers.forEach(StreamServer::close);
-        log.info("stopped accepting; finishing {} connections (up to {} s)", drain.openConnections(), shutdownTimeoutSeconds);
-        int left = drain.drain(Duration.ofSeconds(shutdownTimeoutSeconds));
-        if (left > 0) {
-            log.info("{} connections still open at the shutdown timeout; closing them", left);
+        Duration remaining = Duration.ofSeconds(shutdownTimeoutSeconds);
+        if (reusePort) {
+            // A hand-over to the new process on the port: stop accepting at once (it takes
+            // every new connection from now on), then let each client finish (ShutdownDrain).
+            long shutdownStart = System.nanoTime();
+            servers.forEach(StreamServer::close);
+            log.info("stopped accepting; finishing {} connections (up to {} s)", drain.openConnections(), shutdownTimeoutSeconds);
+            int left = drain.drain(remaining);
+            if (left > 0) {
+                log.info("{} connections still open at the shutdown timeout; closing them", left);
+            }
+            remaining = remaining.minusNanos(System.nanoTime() - shutdownStart);
+        } else {
+            log.info("shutting down (up to {} s for pending output)", shutdownTimeoutSeconds);
         }
-        Duration remaining = Duration.ofSeconds(shutdownTimeoutSeconds).minusNanos(System.nanoTime() - shutdownStart);
         group.shutdownGracefully(remaining.isNegative() ? Duration.ZERO : remaining).join();
         if (framer == null) {
             log.info("served {} connections, echoed {} bytes", connections.sum(), bytes.sum());

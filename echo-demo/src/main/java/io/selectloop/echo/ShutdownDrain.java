@@ -11,14 +11,17 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * How the demo finishes its connections on SIGTERM, so that a restart loses no byte: a
+ * How the demo, started with {@code --reuse-port}, finishes its connections on SIGTERM, so
+ * that a restart loses no byte: a
  * lingering close, as Apache's and nginx's. Each connection sends FIN once everything it
  * has echoed is flushed ({@link Connection#shutdownOutput()}), then keeps reading, and
  * drops, whatever the client still sends, until the client closes its end. The client
  * sees a clean end of stream after the last echo, knows exactly which bytes were
  * answered, and resends the rest on a new connection (to the new process). Closing with
  * unread input instead would make the kernel send a reset, which can destroy echoes the
- * client has not read yet. docs/ARCHITECTURE.md, "Zero-downtime restart".
+ * client has not read yet. docs/ARCHITECTURE.md, "Scale-out". Without {@code --reuse-port}
+ * the demo keeps its plain shutdown (flush, then close: a client that sent more than was
+ * echoed is reset rather than shown a clean end), since there is no process to resend to.
  */
 final class ShutdownDrain {
     private final Set<Connection> open = ConcurrentHashMap.newKeySet();

@@ -160,6 +160,7 @@ class ScaleOutIT {
                 }
                 assertTrue(load.isRunning(), "the load must still run after both restarts; lengthen its duration");
                 BenchLoad.Report report = load.awaitReport();
+                System.out.println("RESTART scenario=haproxy-rolling " + report.json());
                 assertEquals(0, report.errors(), report.toString());
                 assertTrue(report.reconnects() > 0, "the restarts closed live connections: " + report);
                 assertTrue(report.messages() > 0, report.toString());
@@ -182,6 +183,7 @@ class ScaleOutIT {
                 assertEquals(0, old.terminate(), String.join("\n", old.stderr));
                 assertTrue(load.isRunning(), "the load must still run after the restart; lengthen its duration");
                 BenchLoad.Report report = load.awaitReport();
+                System.out.println("RESTART scenario=reuse-port-direct " + report.json());
                 assertEquals(0, report.errors(), report.toString());
                 assertTrue(report.reconnects() > 0, "the old process's connections were finished: " + report);
                 assertEquals(0, replacement.terminate());
@@ -190,6 +192,18 @@ class ScaleOutIT {
             }
         } finally {
             running.forEach(DemoProcess::close);
+        }
+    }
+
+    @Test
+    void badScaleOutOptionsAreRefusedWithAClearMessage() throws Exception {
+        String[][] bad = {{"--proxy-protocol", "maybe"}, {"--proxy-header-timeout", "0"}, {"--group-accept", "random"}};
+        for (String[] args : bad) {
+            try (DemoProcess demo = DemoProcess.start("--port", "0", args[0], args[1])) {
+                assertEquals(2, demo.awaitExit(Duration.ofSeconds(60)));
+                demo.awaitOutputDrained();
+                assertTrue(demo.countStderr(args[0]) > 0, String.join("\n", demo.stderr));
+            }
         }
     }
 
