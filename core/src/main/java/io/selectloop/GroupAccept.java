@@ -20,9 +20,9 @@ public enum GroupAccept {
     LISTENER_PER_LOOP,
     /**
      * One listening socket on one loop of the group, which hands each accepted connection
-     * to the group's next loop, round-robin ({@link EventLoop#execute}). The default: it
-     * sustained more connect-echo-close cycles per second at 2 loops, and the same
-     * throughput within the noise (bench/README.md, "Scale-out").
+     * to the group's next loop, round-robin ({@link EventLoop#execute}). The default: at 2
+     * loops it sustained more connect-echo-close cycles per second in most measured rounds,
+     * and the same throughput within the noise (bench/README.md, "Scale-out").
      */
     HAND_OFF
 }

@@ -209,7 +209,7 @@ public final class StreamOptions {
         /**
          * How a server bound to an {@link EventLoopGroup} spreads connections over its
          * loops; see {@link GroupAccept}. Default {@link GroupAccept#HAND_OFF}, which did
-         * better on connection churn when measured (bench/README.md, "Scale-out").
+         * somewhat better on connection churn when measured (bench/README.md, "Scale-out").
          * Ignored for a server on a single loop.
          */
         public Builder groupAccept(GroupAccept mode) {
