@@ -19,7 +19,7 @@ final class ProxyHeaderStage implements Handler {
     private final Handler application;
     private final boolean required;
     private final long timeoutNanos;
-    /** The header's bytes so far when it spans reads; null while none are held. */
+    /** The header's bytes so far when it spans reads (position: how many); null while none are held. */
     private ByteBuffer partial;
     private MemoryAccount chargedTo;
     private TimerHandle deadline;
@@ -51,41 +51,87 @@ final class ProxyHeaderStage implements Handler {
         if (failed) {
             return;
         }
-        ByteBuffer input = data;
-        if (partial != null) {
-            // Rare (the header split across reads): one copy of header-so-far and this read.
-            input = ByteBuffer.allocate(partial.remaining() + data.remaining()).put(partial).put(data).flip();
+        if (partial == null) {
+            // The usual case: the whole header in this read, parsed where it lies.
+            ProxyHeaderParser.Result result = parse(c, data);
+            if (result == ProxyHeaderParser.Result.NEED_MORE) {
+                hold(c, data, data.remaining());
+            } else if (result != null) {
+                open(c, result.header);
+                deliverRest(c, data.slice(data.position() + result.length, data.remaining() - result.length));
+            }
+            return;
         }
-        ProxyHeaderParser.Result result;
-        try {
-            result = ProxyHeaderParser.parse(input, required);
-        } catch (ProxyProtocolException e) {
-            fail(c, e);
+        // The header spans reads: add to what is held, at most up to the longest header, so
+        // a header trickled a byte at a time costs amortized O(1) per byte, not a copy of
+        // everything so far per read.
+        int taken = Math.min(data.remaining(), ProxyHeaderParser.MAX_HEADER_BYTES - partial.position());
+        hold(c, data, taken);
+        ProxyHeaderParser.Result result = parse(c, partial.duplicate().flip());
+        if (result == null) {
             return;
         }
         if (result == ProxyHeaderParser.Result.NEED_MORE) {
-            hold(c, input);
+            if (taken < data.remaining()) { // cannot happen: the parser decides any header of the longest length
+                fail(c, new ProxyProtocolException("PROXY protocol header longer than "
+                        + ProxyHeaderParser.MAX_HEADER_BYTES + " bytes"));
+            }
             return;
         }
+        int heldAfterHeader = partial.position() - result.length;
+        ByteBuffer rest;
+        if (heldAfterHeader == 0) {
+            rest = data.slice(data.position() + taken, data.remaining() - taken); // still a view of this read
+        } else {
+            rest = ByteBuffer.allocate(heldAfterHeader + data.remaining() - taken)
+                    .put(partial.duplicate().flip().position(result.length))
+                    .put(data.slice(data.position() + taken, data.remaining() - taken)).flip();
+        }
         release();
-        ProxyHeader header = result.header;
-        ByteBuffer rest = input.slice(input.position() + result.length, input.remaining() - result.length);
-        open(c, header);
+        open(c, result.header);
+        deliverRest(c, rest);
+    }
+
+    /** The parser's answer, or null after failing the connection. */
+    private ProxyHeaderParser.Result parse(Connection c, ByteBuffer input) {
+        try {
+            return ProxyHeaderParser.parse(input, required);
+        } catch (ProxyProtocolException e) {
+            fail(c, e);
+            return null;
+        }
+    }
+
+    private void deliverRest(Connection c, ByteBuffer rest) throws Exception {
         if (rest.hasRemaining() && !c.isClosing()) {
             application.onData(c, rest);
         }
     }
 
-    /** Keeps the bytes of a header still arriving; the parser has already refused more than the maximum. */
-    private void hold(Connection c, ByteBuffer input) {
-        int size = input.remaining();
-        ByteBuffer copy = ByteBuffer.allocate(size).put(input.duplicate()).flip();
+    /**
+     * Keeps {@code count} bytes of {@code data} (without moving its position) after those
+     * already held. The first time exactly that much is allocated; later the buffer at
+     * least doubles, up to the longest header. What is allocated is charged to the
+     * connection's share of the memory budget.
+     */
+    private void hold(Connection c, ByteBuffer data, int count) {
         if (chargedTo == null) {
             chargedTo = MemoryAccount.of(c);
         }
-        release();
-        chargedTo.charge(size);
-        partial = copy;
+        int held = partial == null ? 0 : partial.position();
+        int capacity = partial == null ? 0 : partial.capacity();
+        if (held + count > capacity) {
+            int grown = partial == null ? count
+                    : Math.min(ProxyHeaderParser.MAX_HEADER_BYTES, Math.max(held + count, 2 * capacity));
+            ByteBuffer bigger = ByteBuffer.allocate(grown);
+            chargedTo.charge(grown);
+            if (partial != null) {
+                bigger.put(partial.flip());
+                chargedTo.release(capacity);
+            }
+            partial = bigger;
+        }
+        partial.put(data.slice(data.position(), count));
     }
 
     private void release() {
@@ -122,7 +168,7 @@ final class ProxyHeaderStage implements Handler {
             }
             return;
         }
-        int held = partial == null ? 0 : partial.remaining();
+        int held = partial == null ? 0 : partial.position();
         fail(c, new ProxyProtocolException("PROXY protocol header not complete within "
                 + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms (" + held + " bytes received)"));
     }
@@ -145,7 +191,7 @@ final class ProxyHeaderStage implements Handler {
         if (opened) {
             application.onEof(c);
         } else if (!failed) {
-            int held = partial == null ? 0 : partial.remaining();
+            int held = partial == null ? 0 : partial.position();
             fail(c, new ProxyProtocolException("connection ended inside the PROXY protocol header ("
                     + held + " bytes received)"));
         }

@@ -20,9 +20,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * 10,000 peers (a python3 process) each send half a PROXY v2 header, one announcing
- * nearly the largest accepted length, and stall. The server holds exactly what they sent,
- * charged to the memory budget; the header timeout cuts every one of them with a
- * {@link ProxyProtocolException}; afterwards nothing is held and no socket is left.
+ * nearly the largest accepted length, and stall. The server holds what they sent (at most
+ * twice that, the buffer's growth), charged to the memory budget, not what they announced;
+ * the header timeout cuts every one of them with a {@link ProxyProtocolException};
+ * afterwards nothing is held and no socket is left.
  */
 class ProxyHeaderHostileTest {
     private static final int PEERS = 10_000;
@@ -74,10 +75,12 @@ class ProxyHeaderHostileTest {
             BufferedReader out = new BufferedReader(new InputStreamReader(peers.getInputStream(), StandardCharsets.UTF_8));
             assertEquals("stalling " + PEERS, out.readLine());
 
-            // Every peer's bytes held, and charged: no more than they sent, and nothing else.
+            // Every peer's bytes held, and charged: what they sent, not what they announced.
             Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
-                    .until(() -> loop.memoryBudget().used() == (long) PEERS * SENT);
+                    .until(() -> loop.memoryBudget().used() >= (long) PEERS * SENT);
             assertEquals(PEERS, server.connectionCount());
+            long held = loop.memoryBudget().used();
+            assertTrue(held <= 2L * PEERS * SENT, held + " bytes held for " + PEERS + " x " + SENT + " sent");
 
             Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(50))
                     .until(() -> server.connectionCount() == 0);
@@ -87,7 +90,7 @@ class ProxyHeaderHostileTest {
                     .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> e.getValue().get()))));
             assertEquals(0, applicationOpens.get());
             assertEquals(0, loop.memoryBudget().used());
-            assertTrue(peak.get() <= (long) PEERS * SENT, "peak " + peak.get());
+            assertTrue(peak.get() <= 2L * PEERS * SENT, "peak " + peak.get());
         } finally {
             if (peers != null) {
                 peers.destroyForcibly();
