@@ -21,6 +21,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,6 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ScaleOutIT {
     private static final Path MIGRATE_REQ = Path.of("/proc/sys/net/ipv4/tcp_migrate_req");
     private static final Pattern SERVED = Pattern.compile("served (\\d+) connections");
+
+    private static boolean migrateReqSetHere;
 
     @TempDir
     Path dir;
@@ -47,10 +50,19 @@ class ScaleOutIT {
         if (!Files.readString(MIGRATE_REQ).trim().equals("1")) {
             try {
                 Files.writeString(MIGRATE_REQ, "1");
+                migrateReqSetHere = true;
             } catch (IOException e) {
                 throw new AssertionError("net.ipv4.tcp_migrate_req is 0 and cannot be set here (" + e
                         + "): run `sysctl -w net.ipv4.tcp_migrate_req=1` as root (.ci/run does)", e);
             }
+        }
+    }
+
+    /** What this class changed, it puts back (the machine may be shared). */
+    @AfterAll
+    static void restoreMigrateReq() throws IOException {
+        if (migrateReqSetHere) {
+            Files.writeString(MIGRATE_REQ, "0");
         }
     }
 
