@@ -134,7 +134,8 @@ public final class LoadGenerator {
     /**
      * Stream mode: when the server ends a connection cleanly (end of stream, as a server
      * that is restarting does after its last echo), open a new one and resend what was
-     * not answered, from the first message not echoed in full. Counted in
+     * not answered, from the first message not echoed in full. Churn mode: a cycle whose
+     * connection ends cleanly before its echo starts again (its latency is the retry's). Counted in
      * {@link #reconnects()}, not as an error; a reset or a failed reconnect is still an
      * error. Call before {@link #run}.
      */
@@ -817,6 +818,11 @@ public final class LoadGenerator {
                     if (reconnectWhenClosed && spec.mode() == LoadSpec.Mode.STREAM
                             && (phase == RUNNING || c.owesEcho())) {
                         reconnect(c);
+                    } else if (reconnectWhenClosed && spec.mode() == LoadSpec.Mode.CHURN) {
+                        // Closed cleanly before the echo: the cycle starts again on a new connection.
+                        reconnects.incrementAndGet();
+                        close(c);
+                        restartChurnSlot(c);
                     } else {
                         connectionFailed(c, "closed by the server");
                     }
