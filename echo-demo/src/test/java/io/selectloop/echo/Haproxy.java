@@ -38,6 +38,11 @@ final class Haproxy implements AutoCloseable {
 
     /** Starts HAProxy balancing round-robin over {@code backendPorts} (servers s1, s2, ...) and waits until it serves. */
     static Haproxy start(Path dir, List<Integer> backendPorts) throws IOException, InterruptedException {
+        return start(dir, backendPorts, "send-proxy-v2");
+    }
+
+    /** The same, with the PROXY header version of HAProxy's {@code send-proxy} (v1) or {@code send-proxy-v2}. */
+    static Haproxy start(Path dir, List<Integer> backendPorts, String sendProxy) throws IOException, InterruptedException {
         IOException last = null;
         for (int attempt = 0; attempt < 5; attempt++) {
             int port = freePort();
@@ -51,7 +56,7 @@ final class Haproxy implements AutoCloseable {
                     .append("backend be\n  balance roundrobin\n");
             for (int i = 0; i < backendPorts.size(); i++) {
                 cfg.append("  server s").append(i + 1).append(" 127.0.0.1:").append(backendPorts.get(i))
-                        .append(" send-proxy-v2\n");
+                        .append(' ').append(sendProxy).append('\n');
             }
             Files.writeString(config, cfg);
             Path log = dir.resolve("haproxy-" + attempt + ".log");

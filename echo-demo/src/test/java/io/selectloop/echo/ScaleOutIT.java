@@ -152,6 +152,29 @@ class ScaleOutIT {
     }
 
     @Test
+    void behindHaproxyWithAV1HeaderTheGreetingCarriesTheClientsAddressToo() throws Exception {
+        try (DemoProcess backend = DemoProcess.start("--port", "0", "--proxy-protocol", "optional", "--greet",
+                "--proxy-header-timeout", "0.5")) {
+            int port = backend.awaitListening().getPort();
+            try (Haproxy haproxy = Haproxy.start(dir, List.of(port), "send-proxy")) {
+                try (Socket s = new Socket()) {
+                    s.bind(new InetSocketAddress("127.0.0.4", 0));
+                    s.connect(haproxy.address());
+                    assertEquals("hello 127.0.0.4:" + s.getLocalPort(), readLine(s.getInputStream()));
+                    s.getOutputStream().write("PROXY TCP4 6.6.6.6 6.6.6.6 6 6\r\nafter\n".getBytes(StandardCharsets.US_ASCII));
+                    assertEquals("PROXY TCP4 6.6.6.6 6.6.6.6 6 6\r", readLine(s.getInputStream()),
+                            "a second header is the client's data, echoed, not obeyed");
+                }
+            }
+            try (Socket direct = new Socket("127.0.0.1", port)) {
+                // Optional: a client that sends nothing is opened without a header at the
+                // header timeout, and greeted as itself.
+                assertEquals("hello 127.0.0.1:" + direct.getLocalPort(), readLine(direct.getInputStream()));
+            }
+        }
+    }
+
+    @Test
     void aRollingRestartOfBothBackendsBehindHaproxyUnderBenchLoadEndsWithNoErrors() throws Exception {
         String[] backend = {"--reuse-port", "--proxy-protocol", "required", "--shutdown-timeout", "20"};
         List<DemoProcess> running = new ArrayList<>();
