@@ -65,8 +65,8 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private final Handler handler;
     private final ConnectionListener listener;
     private final boolean tcp;
-    private final SocketAddress remoteAddress;
-    private final SocketAddress localAddress;
+    private volatile SocketAddress remoteAddress; // volatile, not final: a PROXY header replaces it before onOpen
+    private volatile SocketAddress localAddress;
     private final MemoryAccount memory;
     private final OutboundQueue output;
     private final ConnectionDeadlines deadlines;
@@ -1079,6 +1079,40 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     @Override
     public boolean isClosed() {
         return state == CLOSED;
+    }
+
+    // ------------------------------------------------------------------ PROXY protocol hooks (ProxyHeaderStage)
+
+    private volatile ProxyHeader proxyHeader;
+
+    /** The header arrived, before the application's onOpen: its addresses become this connection's. Loop thread only. */
+    void proxyHeaderReceived(ProxyHeader header) {
+        proxyHeader = header;
+        if (header.hasAddresses()) {
+            remoteAddress = header.sourceAddress();
+            localAddress = header.destinationAddress();
+        }
+    }
+
+    /** A bad, missing or slow header: the peer's fault, logged once (rate-limited), this connection closed. Loop thread only. */
+    void proxyHeaderFailed(ProxyProtocolException cause) {
+        if (state != OPEN) {
+            return;
+        }
+        peerErrorLog.log("{}: {}; closing this connection", this, cause.getMessage());
+        closeCause = cause;
+        inputEnded = true;
+        closeOnLoop();
+    }
+
+    /** The application's onOpen, run late by the PROXY stage, threw. Loop thread only. */
+    void preOpenHandlerFailed(Throwable t) {
+        handlerFailed("onOpen", t);
+    }
+
+    @Override
+    public ProxyHeader proxyHeader() {
+        return proxyHeader;
     }
 
     // ------------------------------------------------------------------ accessors
