@@ -102,6 +102,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     /** The cause onClose reports when a graceful close, begun because of an error, completes. */
     private Throwable closeCause;
     private volatile Object attachment;
+    /** [metrics] Where this connection counts: its server's block on this loop, or the loop's clients'. */
+    StreamCounters counters;
+    /** [metrics] The close's category when the cause alone does not say it (a handler threw, say). */
+    private CloseCause closeKind;
 
     /** Hooks for the server that accepted this connection (counting, limits). */
     interface ConnectionListener {
@@ -121,6 +125,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         this.memory = new MemoryAccount(loop.memoryBudget());
         this.output = new OutboundQueue(loop.pool, memory);
         this.deadlines = new ConnectionDeadlines(loop, options, this);
+        this.counters = loop.counters.clientStreams; // [metrics] a server puts its own block here
     }
 
     private SocketAddress addressOrNull(boolean remote) {
@@ -145,6 +150,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         memory.budget.connectionOpened();
+        counters.opened(); // [metrics]
         updateInterest();
         deadlines.start();
         try {
@@ -199,6 +205,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                 return;
             }
             if (n > 0) {
+                counters.read(n); // [metrics]
                 if (deadlines.idleTracking) {
                     deadlines.read(System.nanoTime());
                 }
@@ -379,6 +386,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
      */
     private boolean admitForeignWrite(int length) {
         if (state == CLOSED) {
+            counters.droppedForeignWrite(length); // [metrics]
             return false;
         }
         long transit = IN_TRANSIT.addAndGet(this, length);
@@ -444,6 +452,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         if (state != OPEN || outputState != OUTPUT_OPEN) {
+            counters.droppedWrite(length); // [metrics]
             discard(single, many);
             return;
         }
@@ -453,6 +462,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (length >= DIRECT_WRITE_THRESHOLD && output.isEmpty() && allDirect(single, many)) {
             try {
                 long written = single != null ? channel.write(single) : channel.write(many);
+                if (written > 0) {
+                    counters.wrote(written); // [metrics]
+                }
                 if (written > 0 && deadlines.idleTracking) {
                     deadlines.wrote(System.nanoTime());
                 }
@@ -612,6 +624,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             ioFailed(e);
             return;
         }
+        if (written > 0) {
+            counters.wrote(written); // [metrics]
+        }
         if (written > 0 && deadlines.wantsWriteTimes(outputBlocked)) {
             deadlines.wrote(System.nanoTime());
         }
@@ -710,10 +725,14 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         idleLog.log("{}: {} idle timeout", this, kind);
+        closeKind = CloseCause.IDLE; // [metrics] if onIdle closes, idleness is why
         try {
             handler.onIdle(this, kind);
         } catch (Throwable t) {
             handlerFailed("onIdle", t);
+        }
+        if (state == OPEN) {
+            closeKind = null; // [metrics] kept open: a later close has its own reason
         }
     }
 
@@ -816,6 +835,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         handlerErrorLog.log("{}: handler {} threw; closing this connection", this, callback, t);
+        closeKind = CloseCause.HANDLER; // [metrics]
         doClose(t);
     }
 
@@ -828,6 +848,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         EventLoop.rethrowIfFatal(t);
         if (state != CLOSED) {
             log.error("{}: unexpected failure; closing this connection", this, t);
+            closeKind = CloseCause.INTERNAL; // [metrics]
             doClose(t);
         }
     }
@@ -856,6 +877,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (registration != null) {
             registration.cancel();
             memory.budget.connectionClosed();
+            counters.closed(closeKind != null ? closeKind : CloseCause.of(cause, inputEnded)); // [metrics]
         }
         closeChannelQuietly();
         output.release();
@@ -897,6 +919,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
 
     @Override
     public void beginGracefulClose() {
+        if (state == OPEN && closeKind == null) {
+            closeKind = CloseCause.SHUTDOWN; // [metrics]
+        }
         closeOnLoop();
     }
 
@@ -905,6 +930,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         long unsent = output.pendingBytes();
         if (cause == null && unsent > 0) {
             cause = new IOException("closed by event loop shutdown with " + unsent + " bytes of output unsent");
+        }
+        if (closeKind == null) {
+            closeKind = CloseCause.SHUTDOWN; // [metrics]
         }
         doClose(cause);
     }
