@@ -96,13 +96,13 @@ final class LoopWatchdog implements Runnable {
             return; // the callback ended while we took the stack: that stack would be someone else's
         }
         counters.reportedMark = mark;
-        counters.blockedIncidents++; // this thread is the only writer
         BlockedLoopException where = new BlockedLoopException(thread.getName(), stack);
         w.logLimiter.log("event loop {} is blocked: one callback has been running for {} ms (blockedThreshold {} ms), "
                         + "stalling every other connection of this loop; offload blocking work with "
                         + "EventLoop.offload. The loop thread's stack at this moment:",
                 loop.name(), TimeUnit.NANOSECONDS.toMillis(ranNanos), TimeUnit.NANOSECONDS.toMillis(w.thresholdNanos),
                 where);
+        counters.blockedIncidents++; // after the log line, so that a counted incident has been logged; one writer
     }
 
     /** Carries the blocked loop thread's stack into the log line; never thrown. */
