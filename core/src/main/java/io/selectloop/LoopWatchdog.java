@@ -31,6 +31,8 @@ final class LoopWatchdog implements Runnable {
 
     private final CopyOnWriteArrayList<Watched> loops = new CopyOnWriteArrayList<>();
     private Thread thread;
+    /** Rounds of checks made, so tests can wait for the watchdog to have looked again. */
+    private static volatile long rounds;
 
     private static final class Watched {
         final EventLoop loop;
@@ -75,8 +77,13 @@ final class LoopWatchdog implements Runnable {
                     log.debug("watchdog: checking {} failed", w.loop, e);
                 }
             }
+            rounds++; // this thread is the only writer
             LockSupport.parkNanos(period);
         }
+    }
+
+    static long rounds() {
+        return rounds;
     }
 
     private static void check(Watched w) {
