@@ -1141,7 +1141,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         counters.awaitPublished();
         long now = System.nanoTime();
         return new LoopMetrics(name, iterations, counters.busyNanos(now), counters.idleNanos(now),
-                counters.busyRatio(now), counters.longestCallbackNanos(), counters.callbacks(),
+                LoopCounters.threadCpuNanos(thread), counters.busyRatio(now), counters.longestCallbackNanos(), counters.callbacks(),
                 counters.blockedIncidents, Math.max(0, pendingTasks.get()), counters.tasksRun(),
                 counters.timersPending(), counters.timersFired(), StreamMetrics.sum(counters.streams),
                 counters.datagramsReceived(), counters.datagramsSent(), counters.datagramsDropped.get(),

@@ -195,6 +195,16 @@ final class LoopCounters {
         return Double.longBitsToDouble((long) WINDOW_RATIO_BITS.getOpaque(this));
     }
 
+    /** CPU time of {@code thread}, or -1: read by the snapshot's reader, so it costs the loop nothing. */
+    static long threadCpuNanos(Thread thread) {
+        try {
+            java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+            return thread == null || !threads.isThreadCpuTimeSupported() ? -1 : threads.getThreadCpuTime(thread.getId());
+        } catch (RuntimeException | LinkageError unsupported) {
+            return -1;
+        }
+    }
+
     long longestCallbackNanos() {
         return (long) LONGEST.getOpaque(this);
     }

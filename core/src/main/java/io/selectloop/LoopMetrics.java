@@ -11,6 +11,10 @@ package io.selectloop;
  * @param busyNanos            time spent working: running callbacks and the loop's own phases,
  *                             everything but sleeping in {@code select}
  * @param idleNanos            time spent asleep in {@code select}
+ * @param threadCpuNanos       CPU time of the loop's thread (the application's thread, for a loop
+ *                             from {@link EventLoop#open()}), read from the JVM when the snapshot
+ *                             is taken; -1 if the JVM cannot say. Busy time well above it means
+ *                             the thread was runnable but waiting for a CPU: an oversubscribed machine
  * @param busyRatio            busy ÷ (busy + idle) over the last second or so: 0 idle, 1 saturated
  *                             (for a loop on its own thread, about the CPU share its thread uses)
  * @param longestCallbackNanos the longest single callback (a key's dispatch, a task, a timer)
@@ -31,7 +35,8 @@ package io.selectloop;
  *                             one budget, so each of them reports the same figure
  * @param budgetLimitBytes     the memory budget's limit
  */
-public record LoopMetrics(String loop, long iterations, long busyNanos, long idleNanos, double busyRatio,
+public record LoopMetrics(String loop, long iterations, long busyNanos, long idleNanos, long threadCpuNanos,
+                          double busyRatio,
                           long longestCallbackNanos, long callbacks, long blockedIncidents,
                           long tasksQueued, long tasksRun, int timersPending, long timersFired,
                           StreamMetrics streams, long datagramsReceived, long datagramsSent, long datagramsDropped,

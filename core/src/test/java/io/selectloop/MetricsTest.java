@@ -223,6 +223,7 @@ class MetricsTest {
         });
         try {
             eventually().until(() -> loop.metrics().busyRatio() > 0.9);
+            assertTrue(loop.metrics().threadCpuNanos() > 0, "the spinning thread's CPU time");
         } finally {
             release.countDown();
         }

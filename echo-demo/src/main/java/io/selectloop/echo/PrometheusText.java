@@ -54,6 +54,9 @@ final class PrometheusText {
                 m -> m.busyNanos() / 1e9);
         counter(out, loops, "selectloop_loop_idle_seconds_total", "Time the loop spent asleep in select.",
                 m -> m.idleNanos() / 1e9);
+        counter(out, loops, "selectloop_loop_thread_cpu_seconds_total",
+                "CPU time of the loop's thread (0 if the JVM cannot say); busy time well above it means waiting for a CPU.",
+                m -> Math.max(0, m.threadCpuNanos()) / 1e9);
         gauge(out, loops, "selectloop_loop_busy_ratio", "Busy time over busy plus idle time, over the last second or so.",
                 LoopMetrics::busyRatio);
         gauge(out, loops, "selectloop_loop_longest_callback_seconds", "The longest single callback so far.",
@@ -120,8 +123,8 @@ final class PrometheusText {
         for (LoopMetrics m : loops) {
             StreamMetrics s = m.streams();
             line.append(String.format(Locale.ROOT,
-                    " [%s open=%d accepted=%d closed=%d read=%dB written=%dB busy=%.2f longest=%.1fms blocked=%d tasks=%d]",
-                    m.loop(), s.open(), s.accepted(), s.closed(), s.bytesRead(), s.bytesWritten(), m.busyRatio(),
+                    " [%s open=%d accepted=%d closed=%d read=%dB written=%dB busy=%.2f cpu=%.1fs longest=%.1fms blocked=%d tasks=%d]",
+                    m.loop(), s.open(), s.accepted(), s.closed(), s.bytesRead(), s.bytesWritten(), m.busyRatio(), m.threadCpuNanos() / 1e9,
                     m.longestCallbackNanos() / 1e6, m.blockedIncidents(), m.tasksQueued()));
         }
         if (!loops.isEmpty()) {
