@@ -372,7 +372,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         RUNNING.set(this);
         try {
             iterations++;
-            counters.iterationStarted(System.nanoTime()); // [metrics]
+            counters.iterationStarted(ownThread); // [metrics]
             moveIncomingTimers();
             ArrayList<Runnable> dueAfterSelect = waitingForNextSelect;
             waitingForNextSelect = waitingForThisSelect;
@@ -387,7 +387,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             if (state.get() != OPEN) {
                 advanceShutdown();
             }
-            counters.iterationEnded(System.nanoTime(), timers.size()); // [metrics] publishes this iteration's counts
+            counters.iterationEnded(ownThread, timers.size()); // [metrics] publishes this iteration's counts
         } catch (Throwable t) {
             // User callbacks are guarded one by one, so only a failure of the loop itself
             // gets here, or a fatal error (OutOfMemoryError) from anywhere: carrying on
