@@ -19,8 +19,13 @@ for setting in "${settings[@]}"; do
       port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
       taskset -c 0 java -jar "$jar" server --impl reactor --port "$port" >/dev/null 2>&1 &
       server=$!
-      for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-      tid=$(for t in /proc/$server/task/*; do [ "$(cat "$t/comm")" = reactor-loop ] && basename "$t"; done; true)
+      trap 'kill "$server" 2>/dev/null || true' EXIT
+      for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+      tid=
+      for _ in $(seq 600); do
+        tid=$(for t in /proc/$server/task/*; do [ "$(cat "$t/comm" 2>/dev/null)" = reactor-loop ] && basename "$t"; done; true)
+        [ -n "$tid" ] && break; sleep 0.1
+      done
       out=$(mktemp)
       taskset -c 1 java -jar "$new" load --port "$port" --connections "$conns" --size 64 --pipeline "$pipe" \
             --duration 10s --warmup 3s >"$out" 2>/dev/null &
