@@ -31,7 +31,9 @@ public record StreamMetrics(long open, long opened, long accepted, long rejected
                             long droppedWrites, long droppedBytes) {
 
     public StreamMetrics {
-        closedByCause = Collections.unmodifiableMap(new EnumMap<>(closedByCause));
+        EnumMap<CloseCause, Long> copy = new EnumMap<>(CloseCause.class); // (EnumMap's copy constructor refuses an empty HashMap)
+        copy.putAll(closedByCause);
+        closedByCause = Collections.unmodifiableMap(copy);
     }
 
     /** Connections closed for this cause. */

@@ -32,8 +32,10 @@ import java.util.regex.Pattern;
  * answered 400 or 431 and the connection closed; a request must arrive whole within
  * {@link #REQUEST_DEADLINE} of its first byte, and a connection idle for
  * {@link #IDLE_TIMEOUT} is closed; at most {@link #MAX_CONNECTIONS} connections at once
- * (the next are answered 503 and closed). What a connection holds (one partial line, its
- * unsent responses) comes out of the loops' memory budget like any other.
+ * (the next are answered 503 and closed); one that pipelines requests without reading the
+ * answers is reset past {@link #MAX_UNREAD_ANSWERS}. So the endpoint holds at most about
+ * 64 × (8 KiB of partial line + 256 KiB and one answer of output), and that comes out of the
+ * loops' memory budget like any other.
  */
 final class MetricsEndpoint {
     static final int MAX_LINE = 8 * 1024;
@@ -41,6 +43,13 @@ final class MetricsEndpoint {
     static final Duration REQUEST_DEADLINE = Duration.ofSeconds(10);
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(60);
     static final int MAX_CONNECTIONS = 64;
+    /**
+     * Answers a connection may leave unread before it is reset. One read can hold thousands
+     * of pipelined requests (a 25-byte request, a 7 KiB answer), and the frames of a read are
+     * all delivered even after reading pauses: without this, 64 KiB of requests would queue
+     * megabytes of answers. Prometheus never pipelines.
+     */
+    static final int MAX_UNREAD_ANSWERS = 256 * 1024;
 
     private static final Pattern REQUEST_LINE = Pattern.compile("([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\\S+) HTTP/1\\.([01])");
     private static final Pattern HEADER = Pattern.compile("([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \\t]*(.*?)[ \\t]*");
@@ -101,6 +110,10 @@ final class MetricsEndpoint {
         private void requestLine(Connection c, String line) {
             if (line.isEmpty()) {
                 return; // RFC 9112 §2.2: a server should ignore empty lines before a request line
+            }
+            if (c.pendingWriteBytes() > MAX_UNREAD_ANSWERS) {
+                c.abort(); // pipelining without reading: an amplifier, not a scraper
+                return;
             }
             var m = REQUEST_LINE.matcher(line);
             if (!m.matches()) {

@@ -203,6 +203,48 @@ class MetricsEndpointIT {
         }
     }
 
+    /**
+     * 64 KiB of pipelined requests, each answered with several KiB, from a peer that never
+     * reads: an amplifier. The connection is reset once its unread answers pass the bound,
+     * so it never gets near the megabytes it asked for.
+     */
+    @Test
+    void aPeerPipeliningRequestsWithoutReadingIsResetNotAmplified() throws Exception {
+        try (DemoProcess demo = DemoProcess.start("--port", "0", "--metrics-port", "0")) {
+            URI metrics = awaitMetricsUri(demo);
+            byte[] request = "GET /metrics HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+            int requests = 64 * 1024 / request.length;
+            java.io.ByteArrayOutputStream pipelined = new java.io.ByteArrayOutputStream();
+            for (int i = 0; i < requests; i++) {
+                pipelined.write(request);
+            }
+            int answerSize = curl(metrics.toString()).length();
+            long received = 0;
+            try (Socket s = new Socket()) {
+                s.setReceiveBufferSize(4096); // small, so answers back up on the server at once
+                s.connect(new java.net.InetSocketAddress(metrics.getHost(), metrics.getPort()));
+                s.setSoTimeout(60_000);
+                s.getOutputStream().write(pipelined.toByteArray());
+                // Only now read: what the server sent before it gave up, then the end.
+                InputStream in = s.getInputStream();
+                byte[] buffer = new byte[65536];
+                try {
+                    int n;
+                    while ((n = in.read(buffer)) >= 0) {
+                        received += n;
+                    }
+                } catch (java.net.SocketException reset) {
+                    // the reset: expected
+                }
+            } catch (java.net.SocketException resetWhileSending) {
+                // reset before all the requests were even sent: also the end
+            }
+            long askedFor = (long) requests * answerSize;
+            assertTrue(received < askedFor / 4, "got " + received + " bytes of the " + askedFor + " asked for");
+            assertTrue(curl(metrics.toString()).contains("selectloop_connections_open"), "others are still served");
+        }
+    }
+
     @Test
     void statsPrintsOneLineOfTheSameNumbersPeriodically() throws Exception {
         try (DemoProcess demo = DemoProcess.start("--port", "0", "--stats", "0.2")) {
