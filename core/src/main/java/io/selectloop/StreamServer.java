@@ -72,6 +72,10 @@ public final class StreamServer implements AutoCloseable {
     /** Every listener of this server, this one first: one, or one per loop of a group (set once, before use). */
     private volatile List<StreamServer> listeners = List.of(this);
 
+    /** [metrics] This server's counters, one block per loop its connections live on. */
+    private final java.util.concurrent.ConcurrentHashMap<EventLoop, StreamCounters> counters =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     private StreamServer(EventLoop loop, EventLoopGroup group, ServerSocketChannel channel, StreamOptions options,
                          Supplier<? extends Handler> handlers, Path unixPath, AtomicInteger liveConnections)
             throws IOException {
@@ -480,6 +484,7 @@ public final class StreamServer implements AutoCloseable {
     /** Over the limit with {@link OverLimit#REJECT}: tell the peer, if there is a message, and close. */
     private void reject(SocketChannel accepted) {
         rejectedConnections.incrementAndGet();
+        countersOn(loop).rejected(); // [metrics]
         connectionLimitLog.log("{}: {} connections open, the maxConnections limit; rejecting new peers", this,
                 liveConnections.get());
         byte[] message = options.overLimitMessage();
@@ -573,6 +578,7 @@ public final class StreamServer implements AutoCloseable {
         EventLoop target = group == null ? loop : group.next();
         StreamConnection connection = new StreamConnection(target, accepted, options, handler,
                 c -> connectionClosed());
+        connection.counters = countersOn(target); // [metrics]
         if (target == loop) {
             connection.register();
         } else {
@@ -601,6 +607,29 @@ public final class StreamServer implements AutoCloseable {
         } catch (IOException ignored) {
             // nothing more to do for a connection we never started
         }
+    }
+
+    // ------------------------------------------------------------------ metrics
+
+    /**
+     * A snapshot of this server's counters, summed over the loops its connections live on:
+     * connections open, accepted, rejected and closed by cause, bytes and reads/writes each
+     * way. Any thread; at most one loop iteration old (see {@link StreamMetrics}).
+     */
+    public StreamMetrics metrics() {
+        for (EventLoop l : counters.keySet()) {
+            l.counters.awaitPublished();
+        }
+        return StreamMetrics.sum(counters.values());
+    }
+
+    /** This server's counter block on {@code target}, made (and listed in that loop's totals) on first use. */
+    private StreamCounters countersOn(EventLoop target) {
+        return counters.computeIfAbsent(target, l -> {
+            StreamCounters block = new StreamCounters(true);
+            l.counters.streams.add(block);
+            return block;
+        });
     }
 
     @Override

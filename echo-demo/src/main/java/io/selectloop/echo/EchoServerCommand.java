@@ -156,6 +156,17 @@ final class EchoServerCommand implements Callable<Integer> {
     private final ShutdownDrain drain = new ShutdownDrain();
     private final List<StreamServer> servers = new ArrayList<>();
 
+    // ---- operability (issue 11): metrics endpoint and periodic stats
+    @Option(names = "--metrics-port", paramLabel = "P",
+            description = "Serve Prometheus metrics at http://HOST:P/metrics (text format 0.0.4) on the same loops; "
+                    + "0 picks a free port (default: off).")
+    Integer metricsPort;
+
+    @Option(names = "--stats", paramLabel = "SECONDS",
+            description = "Print one line of the same numbers to stderr every SECONDS (default: off).")
+    Double statsSeconds;
+    // ---- end of operability options
+
     /** The exit status when an event loop dies (sysexits' EX_SOFTWARE), so that a supervisor restarts us. */
     static final int LOOP_FAILED = 70;
 
@@ -179,6 +190,10 @@ final class EchoServerCommand implements Callable<Integer> {
         }
         if (loops < 1) {
             System.err.println("echo-demo: --loops must be at least 1");
+            return 2;
+        }
+        if (statsSeconds != null && !(statsSeconds > 0)) {
+            System.err.println("echo-demo: --stats must be a positive number of seconds");
             return 2;
         }
         EventLoopGroup group = EventLoopGroup.start(loops, "echo-loop", loopOptions);
@@ -209,6 +224,20 @@ final class EchoServerCommand implements Callable<Integer> {
         }
         for (String endpoint : endpoints) {
             System.out.println("listening on " + endpoint);
+        }
+        // [operability] after the listening lines, which scripts wait for
+        if (metricsPort != null) {
+            try {
+                StreamServer metrics = MetricsEndpoint.bind(group, new InetSocketAddress(host, metricsPort));
+                System.out.println("metrics on http://" + hostAndPort((InetSocketAddress) metrics.localAddress()) + "/metrics");
+            } catch (Exception e) {
+                group.close();
+                System.err.println("echo-demo: cannot serve metrics: " + e);
+                return 1;
+            }
+        }
+        if (statsSeconds != null) {
+            startStats(group, statsSeconds);
         }
         System.out.println("memory budget " + group.memoryBudget().limit() + " bytes");
         System.out.flush();
@@ -264,6 +293,21 @@ final class EchoServerCommand implements Callable<Integer> {
             log.info("echoed {} UDP datagrams", datagrams.sum());
         }
         return 0;
+    }
+
+    /**
+     * [operability] Prints the stats line from a thread of its own: a slow stderr (a full
+     * pipe) must not hold up a loop.
+     */
+    private static void startStats(EventLoopGroup group, double seconds) {
+        long periodMillis = Math.max(1, (long) (seconds * 1000));
+        var printer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "echo-stats");
+            t.setDaemon(true);
+            return t;
+        });
+        printer.scheduleAtFixedRate(() -> System.err.println(PrometheusText.statsLine(MetricsEndpoint.snapshot(group))),
+                periodMillis, periodMillis, TimeUnit.MILLISECONDS);
     }
 
     StreamOptions options() {
