@@ -25,6 +25,10 @@ public enum CloseCause {
     FRAMING("framing_error"),
     /** Shed to keep the loop within its memory budget. */
     SHED("shed"),
+    /** TLS failed: a bad or unfinished handshake, a broken record, garbage after close_notify. */
+    TLS("tls_error"),
+    /** A PROXY protocol header was malformed, missing where required, or too slow to arrive. */
+    PROXY_HEADER("proxy_header_error"),
     /** A handler callback threw. */
     HANDLER("handler_error"),
     /** Closed by the loop's shutdown (or its failure) rather than by either side. */
@@ -74,6 +78,12 @@ public enum CloseCause {
         }
         if (cause instanceof MemoryBudgetExceededException) {
             return SHED;
+        }
+        if (cause instanceof javax.net.ssl.SSLException) {
+            return TLS;
+        }
+        if (cause instanceof ProxyProtocolException) {
+            return PROXY_HEADER;
         }
         if (cause instanceof IOException) {
             return PEER; // resets, broken pipes: the socket's own errors

@@ -189,7 +189,13 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         memory.budget.connectionOpened();
         counters.opened(); // [metrics]
         updateInterest();
-        if (tls != null) {
+        if (tls != null && proxyBeforeTls != null) {
+            try {
+                proxyBeforeTls.onOpen(this); // the header's deadline; TLS starts when the header is in
+            } catch (Exception e) {
+                handlerFailed("onOpen", e); // the stage only schedules a timer: not expected
+            }
+        } else if (tls != null) {
             startTls();
         } else {
             open();
@@ -263,7 +269,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                 ByteBuffer data = buffer.slice(0, n);
                 if (tls != null) {
                     // TLS (issue 10): ciphertext; the session hands the plaintext to deliverPlaintext.
-                    if (!tls.received(data)) {
+                    if (!(proxyBeforeTls != null ? proxyStageReceived(data) : tls.received(data))) {
                         return;
                     }
                 } else {
@@ -279,6 +285,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                     return; // a short read: the socket is drained, skip the read that would return 0
                 }
             } else if (n < 0) {
+                if (proxyBeforeTls != null && !tlsStarted) {
+                    proxyStageEnded();
+                    return;
+                }
                 if (tls != null && tlsEndOfStream()) {
                     return;
                 }
@@ -957,6 +967,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (!opened && openListener != null) {
             openListener.closedBeforeOpen(this, cause);
         }
+        if (proxyBeforeTls != null) {
+            proxyBeforeTls.onClose(this, cause); // gives back a held partial header, stops its deadline
+        }
         try {
             handler.onClose(this, cause);
         } catch (Throwable t) {
@@ -1141,6 +1154,56 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     @Override
     public ProxyHeader proxyHeader() {
         return proxyHeader;
+    }
+
+    // A PROXY header comes before everything else on the wire, TLS records included (HAProxy
+    // passing TLS through with send-proxy). Without TLS the header stage wraps the handler
+    // (StreamServer); with TLS it has to sit below the engine instead, reading raw bytes,
+    // and what it opens is the TLS session, whose handshake then opens the handler.
+
+    /** The header stage that opens the TLS session; null unless both are on. Loop thread only. */
+    private Handler proxyBeforeTls;
+    private boolean tlsStarted;
+    private boolean proxyStageGoOn;
+
+    /** Called by the server before {@link #register()} for a TLS server expecting PROXY headers. */
+    void readProxyHeaderBeforeTls() {
+        proxyBeforeTls = ProxyHeaderStage.wrap(new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                tlsStarted = true;
+                startTls();
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer afterHeader) {
+                proxyStageGoOn = tls.received(afterHeader);
+            }
+        }, options);
+    }
+
+    /** Raw bytes through the header stage: what {@link TlsSession#received} answers, once past the header. */
+    private boolean proxyStageReceived(ByteBuffer data) {
+        proxyStageGoOn = state == OPEN;
+        try {
+            proxyBeforeTls.onData(this, data);
+        } catch (Exception e) {
+            // Nothing in the stage or the TLS shim throws checked exceptions; keep the contract anyway.
+            handlerFailed("onData", e);
+            return false;
+        }
+        return proxyStageGoOn && state == OPEN;
+    }
+
+    /** The peer ended the stream inside the header: the stage closes with its cause. */
+    private void proxyStageEnded() {
+        inputEnded = true;
+        updateInterest();
+        try {
+            proxyBeforeTls.onEof(this);
+        } catch (Exception e) {
+            handlerFailed("onEof", e);
+        }
     }
 
     // ------------------------------------------------------------------ accessors

@@ -573,11 +573,16 @@ public final class StreamServer implements AutoCloseable {
             closeQuietly(accepted);
             return;
         }
-        handler = ProxyHeaderStage.wrap(handler, options); // PROXY protocol hook: outermost, the header precedes TLS on the wire
+        if (options.tls() == null) {
+            handler = ProxyHeaderStage.wrap(handler, options); // PROXY protocol hook: outermost
+        }
         liveConnections.incrementAndGet();
         EventLoop target = group == null ? loop : group.next();
         StreamConnection connection = new StreamConnection(target, accepted, options, handler,
                 c -> connectionClosed());
+        if (options.tls() != null && options.proxyProtocol() != ProxyProtocol.OFF) {
+            connection.readProxyHeaderBeforeTls(); // the header precedes the TLS records on the wire
+        }
         connection.counters = countersOn(target); // [metrics]
         if (target == loop) {
             connection.register();

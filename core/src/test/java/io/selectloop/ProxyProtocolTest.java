@@ -191,6 +191,9 @@ class ProxyProtocolTest {
             }
             writeFully(good, ByteBuffer.wrap(ascii("second")));
             assertArrayEquals(ascii("second"), readFully(good, 6));
+            // Counted as bad headers, not as peers that simply went away.
+            eventually().until(() -> server.metrics().closed(CloseCause.PROXY_HEADER) == 2);
+            assertEquals(0, server.metrics().closed(CloseCause.PEER), server.metrics().toString());
         }
     }
 

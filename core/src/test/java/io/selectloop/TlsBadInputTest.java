@@ -95,6 +95,10 @@ class TlsBadInputTest {
             assertInstanceOf(SSLException.class, cause);
             TestSupport.readToEnd(plain); // and the peer sees the end
         }
+        // Operators see it too: counted as a TLS failure, not as the peer's ordinary end.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+                .until(() -> server.metrics().closed(CloseCause.TLS) == 1);
+        assertEquals(0, server.metrics().closed(CloseCause.PEER), server.metrics().toString());
     }
 
     @Test
