@@ -401,11 +401,9 @@ final class EchoServerCommand implements Callable<Integer> {
     }
 
     /** {@code --greet}: tells the peer the address the server sees (after a PROXY header). */
-    private static final class Greeting implements Handler {
-        private final Handler inner;
-
+    private static final class Greeting extends ForwardingHandler {
         Greeting(Handler inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override
@@ -414,31 +412,6 @@ final class EchoServerCommand implements Callable<Integer> {
             String who = peer instanceof InetSocketAddress ? hostAndPort((InetSocketAddress) peer) : String.valueOf(peer);
             c.write(("hello " + who + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             inner.onOpen(c);
-        }
-
-        @Override
-        public void onData(Connection c, ByteBuffer data) throws Exception {
-            inner.onData(c, data);
-        }
-
-        @Override
-        public void onEof(Connection c) throws Exception {
-            inner.onEof(c);
-        }
-
-        @Override
-        public void onWritabilityChanged(Connection c, boolean writable) throws Exception {
-            inner.onWritabilityChanged(c, writable);
-        }
-
-        @Override
-        public void onIdle(Connection c, io.selectloop.IdleKind kind) throws Exception {
-            inner.onIdle(c, kind);
-        }
-
-        @Override
-        public void onClose(Connection c, Throwable cause) {
-            inner.onClose(c, cause);
         }
     }
 

@@ -2,8 +2,6 @@ package io.selectloop.echo;
 
 import io.selectloop.Connection;
 import io.selectloop.Handler;
-import io.selectloop.IdleKind;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,7 +27,7 @@ final class ShutdownDrain {
 
     /** The handler for one connection, tracked until it closes. */
     Handler track(Handler inner) {
-        return new Handler() {
+        return new ForwardingHandler(inner) {
             @Override
             public void onOpen(Connection c) throws Exception {
                 open.add(c);
@@ -39,25 +37,7 @@ final class ShutdownDrain {
                 }
             }
 
-            @Override
-            public void onData(Connection c, ByteBuffer data) throws Exception {
-                inner.onData(c, data); // after shutdownOutput, what it writes is dropped
-            }
-
-            @Override
-            public void onEof(Connection c) throws Exception {
-                inner.onEof(c);
-            }
-
-            @Override
-            public void onWritabilityChanged(Connection c, boolean writable) throws Exception {
-                inner.onWritabilityChanged(c, writable);
-            }
-
-            @Override
-            public void onIdle(Connection c, IdleKind kind) throws Exception {
-                inner.onIdle(c, kind);
-            }
+            // onData: after shutdownOutput, what the inner handler writes is dropped.
 
             @Override
             public void onClose(Connection c, Throwable cause) {
