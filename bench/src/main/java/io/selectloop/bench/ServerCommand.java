@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--impl", required = true, paramLabel = "NAME",
-            description = "reactor, threads, virtual, netty-nio or netty-epoll.")
+            description = "reactor, threads, virtual, netty-nio, netty-epoll or c-epoll (C, built with cc on first use).")
     String impl;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")

@@ -10,7 +10,8 @@ import java.util.ServiceLoader;
 /** The echo server implementations {@code bench} knows by name. */
 public final class ServerImpls {
     /** The built-in implementations, in the order {@code compare} runs them by default. */
-    public static final List<String> BUILT_IN = List.of("reactor", "threads", "virtual", "netty-nio", "netty-epoll");
+    public static final List<String> BUILT_IN = List.of(
+            "reactor", "threads", "virtual", "netty-nio", "netty-epoll", CEpollEchoServer.NAME);
 
     private ServerImpls() {
     }
@@ -28,7 +29,8 @@ public final class ServerImpls {
                 BlockingEchoServer.platformThreads(),
                 BlockingEchoServer.virtualThreads(),
                 new NettyEchoServer(NettyEchoServer.Transport.NIO),
-                new NettyEchoServer(NettyEchoServer.Transport.EPOLL))) {
+                new NettyEchoServer(NettyEchoServer.Transport.EPOLL),
+                new CEpollEchoServer())) {
             impls.put(impl.name(), impl);
         }
         for (EchoServerImpl impl : ServiceLoader.load(EchoServerImpl.class)) {

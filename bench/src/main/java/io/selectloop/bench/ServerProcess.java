@@ -49,7 +49,7 @@ final class ServerProcess implements AutoCloseable {
     static ServerProcess start(String java, String classPath, String impl, List<String> cpuPrefix, Path log)
             throws IOException, UnavailableException, InterruptedException {
         List<String> command = new ArrayList<>(cpuPrefix);
-        command.addAll(List.of(java, "-cp", classPath, Bench.class.getName(), "server", "--impl", impl, "--port", "0"));
+        command.addAll(serverCommand(java, classPath, impl));
         Files.createDirectories(log.getParent());
         Files.writeString(log, "$ " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
@@ -73,6 +73,23 @@ final class ServerProcess implements AutoCloseable {
             throw new IOException("server " + impl + " did not start (" + e.getMessage() + "); last log line: "
                     + lastLine(log) + " (log: " + log + ")");
         }
+    }
+
+    /**
+     * A JVM running {@code bench server}, except for a native impl, whose own binary is
+     * started so that the memory, threads and CPU sampled are the server's, not a JVM's
+     * that would only be waiting for it.
+     */
+    private static List<String> serverCommand(String java, String classPath, String impl)
+            throws IOException, UnavailableException {
+        if (ServerImpls.find(impl).orElse(null) instanceof CEpollEchoServer cEpoll) {
+            String unavailable = cEpoll.unavailableReason();
+            if (unavailable != null) {
+                throw new UnavailableException(unavailable);
+            }
+            return cEpoll.command("127.0.0.1", 0);
+        }
+        return List.of(java, "-cp", classPath, Bench.class.getName(), "server", "--impl", impl, "--port", "0");
     }
 
     private static void readStdout(Process process, CompletableFuture<InetSocketAddress> listening) {
