@@ -61,9 +61,9 @@ final class Reports {
             }
         }
         md.append("\nColumns are explained in bench/README.md. \"× reactor\" is this row's figure divided by the "
-                + "reactor's for the same setting: above 1 means more msgs/s, or more latency, or more memory, than selectloop. "
-                + "\"× c-epoll\" divides by the C epoll server's figure, the physical limit of this machine: "
-                + "how far each impl is from what the hardware and kernel can do.\n");
+                + "reactor's for the same setting (reactor-tls's for a -tls row): above 1 means more msgs/s, or more "
+                + "latency, or more memory, than selectloop. \"× c-epoll\" divides by the C epoll server's figure, the "
+                + "physical limit of this machine: how far each impl is from what the hardware and kernel can do.\n");
         Files.writeString(dir.resolve("report.md"), md, StandardCharsets.UTF_8);
     }
 
@@ -75,7 +75,8 @@ final class Reports {
             case "connections" -> "N connections held open, only `active_connections` of them sending (closed loop, "
                     + "pipeline 1). p99 is the active connections'; RSS/conn is (RSS holding them − RSS before connecting) / N.";
             case "churn" -> "`connections` concurrent cycles of connect, echo one message, close. msgs/s is completed "
-                    + "cycles (connections) per second; latency is connect start → echo received.";
+                    + "cycles (connections) per second; latency is connect start → echo received. For a -tls impl each "
+                    + "cycle is one full TLS handshake, so conn/s is handshakes/s.";
             default -> "";
         };
     }
@@ -87,14 +88,16 @@ final class Reports {
                 .append(scenario.equals("churn") ? " conn/s |" : " msgs/s |")
                 .append(" × reactor | × c-epoll | p50 µs | p99 µs | × reactor | × c-epoll | p99.9 µs | max µs | errors | RSS MiB | × reactor |")
                 .append(held ? " RSS/conn KiB | × reactor |" : "")
-                .append(" threads | CPU s |\n");
-        int columns = 17 + (open ? 1 : 0) + (held ? 2 : 0);
+                .append(" threads | CPU s | generator CPU s |\n");
+        int columns = 18 + (open ? 1 : 0) + (held ? 2 : 0);
         md.append("|").append(" --- |".repeat(columns)).append('\n');
         List<ResultRow> sorted = new ArrayList<>(rows);
         sorted.sort((a, b) -> a.connections() != b.connections() ? Integer.compare(a.connections(), b.connections())
                 : a.pipeline() != b.pipeline() ? Integer.compare(a.pipeline(), b.pipeline()) : 0);
         for (ResultRow r : sorted) {
-            ResultRow reactor = sameSetting(rows, "reactor", r);
+            // TLS rows are compared with reactor-tls, plain ones with reactor; every row with c-epoll.
+            String baseline = r.impl().endsWith(ServerImpls.TLS_SUFFIX) ? "reactor" + ServerImpls.TLS_SUFFIX : "reactor";
+            ResultRow reactor = sameSetting(rows, baseline, r);
             ResultRow limit = sameSetting(rows, CEpollEchoServer.NAME, r);
             md.append("| ").append(r.impl()).append(" | ").append(r.connections()).append(" | ").append(r.pipeline()).append(" | ");
             if (open) {
@@ -116,7 +119,8 @@ final class Reports {
                         .append(" | ");
             }
             md.append(Objects.toString(r.serverThreads(), "")).append(" | ")
-                    .append(r.serverCpuS() == null ? "" : num(r.serverCpuS())).append(" |\n");
+                    .append(r.serverCpuS() == null ? "" : num(r.serverCpuS())).append(" | ")
+                    .append(r.generatorCpuS() == null ? "" : num(r.generatorCpuS())).append(" |\n");
         }
     }
 
