@@ -1,6 +1,8 @@
 package io.selectloop.bench;
 
 import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -9,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.ToDoubleFunction;
+import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -17,8 +20,9 @@ import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.Styler;
 
 /**
- * The report's PNG charts, drawn without a display: throughput, p99 latency and server RSS,
- * each against the number of connections (log scale), one line per implementation.
+ * The report's PNG charts, drawn without a display: throughput (one panel per pipeline
+ * depth), p99 latency and server RSS, each against the number of connections (log scale),
+ * one line per implementation, the {@code c-epoll} physical limit dotted in black.
  */
 final class Charts {
     private Charts() {
@@ -33,8 +37,7 @@ final class Charts {
         List<ResultRow> held = rows.stream().filter(r -> r.scenario().equals("connections")).toList();
 
         if (!throughput.isEmpty()) {
-            written.add(draw(dir.resolve("throughput-vs-connections.png"), "Throughput (closed loop)", "msgs/s",
-                    seriesByImplAndPipeline(throughput, ResultRow::msgsPerSec)));
+            written.add(drawPanels(dir.resolve("throughput-vs-connections.png"), throughput));
         }
         if (!latency.isEmpty()) {
             written.add(draw(dir.resolve("p99-vs-connections.png"), "p99 latency (open loop, CO-corrected)", "p99 µs",
@@ -53,6 +56,38 @@ final class Charts {
         }
         written.removeIf(java.util.Objects::isNull);
         return written;
+    }
+
+    /**
+     * One panel per pipeline depth, stacked in one image: on a shared axis the pipeline-1
+     * lines were squashed flat under the pipeline-16 ones, an order of magnitude higher.
+     */
+    private static Path drawPanels(Path file, List<ResultRow> throughput) throws IOException {
+        Map<Integer, List<ResultRow>> byPipeline = new TreeMap<>();
+        throughput.forEach(r -> byPipeline.computeIfAbsent(r.pipeline(), k -> new ArrayList<>()).add(r));
+        List<BufferedImage> panels = new ArrayList<>();
+        for (Map.Entry<Integer, List<ResultRow>> e : byPipeline.entrySet()) {
+            XYChart chart = chart("Throughput (closed loop), pipeline " + e.getKey(), "msgs/s",
+                    seriesByImpl(e.getValue(), ResultRow::msgsPerSec));
+            panels.add(BitmapEncoder.getBufferedImage(chart));
+        }
+        int width = panels.stream().mapToInt(BufferedImage::getWidth).max().orElse(0);
+        int height = panels.stream().mapToInt(BufferedImage::getHeight).sum();
+        BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        try {
+            g.setColor(Color.WHITE);
+            g.fillRect(0, 0, width, height);
+            int y = 0;
+            for (BufferedImage panel : panels) {
+                g.drawImage(panel, 0, y, null);
+                y += panel.getHeight();
+            }
+        } finally {
+            g.dispose();
+        }
+        ImageIO.write(image, "png", file.toFile());
+        return file;
     }
 
     private static Map<String, TreeMap<Integer, Double>> seriesByImpl(List<ResultRow> rows, ToDoubleFunction<ResultRow> y) {
@@ -83,6 +118,7 @@ final class Charts {
             case "virtual" -> new Color(0x2CA02C);
             case "netty-nio" -> new Color(0xD62728);
             case "netty-epoll" -> new Color(0x9467BD);
+            case CEpollEchoServer.NAME -> Color.BLACK;
             default -> new Color(Color.HSBtoRGB((impl.hashCode() & 0xFF) / 255f, 0.6f, 0.6f));
         };
     }
@@ -92,6 +128,14 @@ final class Charts {
         if (series.isEmpty()) {
             return null;
         }
+        XYChart chart = chart(title, yTitle, series);
+        String name = file.getFileName().toString();
+        Path withoutExtension = file.resolveSibling(name.substring(0, name.length() - ".png".length()));
+        BitmapEncoder.saveBitmap(chart, withoutExtension.toString(), BitmapEncoder.BitmapFormat.PNG);
+        return file;
+    }
+
+    private static XYChart chart(String title, String yTitle, Map<String, TreeMap<Integer, Double>> series) {
         XYChart chart = new XYChartBuilder().width(960).height(600).title(title)
                 .xAxisTitle("connections").yAxisTitle(yTitle).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
@@ -108,10 +152,10 @@ final class Charts {
             if (s.getKey().endsWith("(pipeline 1)")) {
                 line.setLineStyle(SeriesLines.DASH_DASH);
             }
+            if (s.getKey().startsWith(CEpollEchoServer.NAME)) {
+                line.setLineStyle(SeriesLines.DOT_DOT); // the physical limit, not a contender
+            }
         }
-        String name = file.getFileName().toString();
-        Path withoutExtension = file.resolveSibling(name.substring(0, name.length() - ".png".length()));
-        BitmapEncoder.saveBitmap(chart, withoutExtension.toString(), BitmapEncoder.BitmapFormat.PNG);
-        return file;
+        return chart;
     }
 }

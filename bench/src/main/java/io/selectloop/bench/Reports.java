@@ -62,7 +62,8 @@ final class Reports {
         }
         md.append("\nColumns are explained in bench/README.md. \"× reactor\" is this row's figure divided by the "
                 + "reactor's for the same setting (reactor-tls's for a -tls row): above 1 means more msgs/s, or more "
-                + "latency, or more memory, than selectloop.\n");
+                + "latency, or more memory, than selectloop. \"× c-epoll\" divides by the C epoll server's figure, the "
+                + "physical limit of this machine: how far each impl is from what the hardware and kernel can do.\n");
         Files.writeString(dir.resolve("report.md"), md, StandardCharsets.UTF_8);
     }
 
@@ -85,27 +86,29 @@ final class Reports {
         boolean open = scenario.equals("latency");
         md.append("| impl | connections | pipeline |").append(open ? " rate |" : "")
                 .append(scenario.equals("churn") ? " conn/s |" : " msgs/s |")
-                .append(" × reactor | p50 µs | p99 µs | × reactor | p99.9 µs | max µs | errors | RSS MiB | × reactor |")
+                .append(" × reactor | × c-epoll | p50 µs | p99 µs | × reactor | × c-epoll | p99.9 µs | max µs | errors | RSS MiB | × reactor |")
                 .append(held ? " RSS/conn KiB | × reactor |" : "")
                 .append(" threads | CPU s | generator CPU s |\n");
-        int columns = 16 + (open ? 1 : 0) + (held ? 2 : 0);
+        int columns = 18 + (open ? 1 : 0) + (held ? 2 : 0);
         md.append("|").append(" --- |".repeat(columns)).append('\n');
         List<ResultRow> sorted = new ArrayList<>(rows);
         sorted.sort((a, b) -> a.connections() != b.connections() ? Integer.compare(a.connections(), b.connections())
                 : a.pipeline() != b.pipeline() ? Integer.compare(a.pipeline(), b.pipeline()) : 0);
         for (ResultRow r : sorted) {
-            // TLS rows are compared with reactor-tls, plain ones with reactor.
+            // TLS rows are compared with reactor-tls, plain ones with reactor; every row with c-epoll.
             String baseline = r.impl().endsWith(ServerImpls.TLS_SUFFIX) ? "reactor" + ServerImpls.TLS_SUFFIX : "reactor";
-            ResultRow reactor = rows.stream().filter(x -> x.impl().equals(baseline) && x.connections() == r.connections()
-                    && x.pipeline() == r.pipeline()).findFirst().orElse(null);
+            ResultRow reactor = sameSetting(rows, baseline, r);
+            ResultRow limit = sameSetting(rows, CEpollEchoServer.NAME, r);
             md.append("| ").append(r.impl()).append(" | ").append(r.connections()).append(" | ").append(r.pipeline()).append(" | ");
             if (open) {
                 md.append(String.format(Locale.ROOT, "%,.0f", r.rate())).append(" | ");
             }
             md.append(String.format(Locale.ROOT, "%,.0f", r.msgsPerSec())).append(" | ")
                     .append(ratio(r.msgsPerSec(), reactor == null ? null : reactor.msgsPerSec())).append(" | ")
+                    .append(ratio(r.msgsPerSec(), limit == null ? null : limit.msgsPerSec())).append(" | ")
                     .append(num(r.p50Us())).append(" | ").append(num(r.p99Us())).append(" | ")
                     .append(ratio(r.p99Us(), reactor == null ? null : reactor.p99Us())).append(" | ")
+                    .append(ratio(r.p99Us(), limit == null ? null : limit.p99Us())).append(" | ")
                     .append(num(r.p999Us())).append(" | ").append(num(r.maxUs())).append(" | ")
                     .append(r.errors()).append(" | ")
                     .append(r.serverRssBytes() == null ? "" : num(r.serverRssBytes() / 1048576.0)).append(" | ")
@@ -119,6 +122,11 @@ final class Reports {
                     .append(r.serverCpuS() == null ? "" : num(r.serverCpuS())).append(" | ")
                     .append(r.generatorCpuS() == null ? "" : num(r.generatorCpuS())).append(" |\n");
         }
+    }
+
+    private static ResultRow sameSetting(List<ResultRow> rows, String impl, ResultRow r) {
+        return rows.stream().filter(x -> x.impl().equals(impl) && x.connections() == r.connections()
+                && x.pipeline() == r.pipeline()).findFirst().orElse(null);
     }
 
     private static String ratio(Number value, Number reactor) {

@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
 final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--impl", required = true, paramLabel = "NAME",
-            description = "reactor, threads, virtual, netty-nio, netty-epoll; with TLS: reactor-tls, threads-tls, netty-nio-tls.")
+            description = "reactor, threads, virtual, netty-nio, netty-epoll, c-epoll (C, built with cc on first use); "
+                    + "with TLS: reactor-tls, threads-tls, netty-nio-tls.")
     String impl;
 
     @Option(names = "--tls", description = "Serve TLS: the impl's -tls variant (--impl reactor --tls is reactor-tls).")

@@ -10,7 +10,8 @@ import java.util.ServiceLoader;
 /** The echo server implementations {@code bench} knows by name. */
 public final class ServerImpls {
     /** The built-in implementations, in the order {@code compare} runs them by default. */
-    public static final List<String> BUILT_IN = List.of("reactor", "threads", "virtual", "netty-nio", "netty-epoll");
+    public static final List<String> BUILT_IN = List.of(
+            "reactor", "threads", "virtual", "netty-nio", "netty-epoll", CEpollEchoServer.NAME);
     /** The built-in TLS implementations, in the order {@code compare --tls} runs them by default. */
     public static final List<String> BUILT_IN_TLS = List.of("reactor-tls", "threads-tls", "netty-nio-tls");
     /** What {@code --tls} appends to an implementation's name. */
@@ -35,7 +36,8 @@ public final class ServerImpls {
                 new NettyEchoServer(NettyEchoServer.Transport.EPOLL),
                 new ReactorEchoServer(true),
                 BlockingEchoServer.platformThreadsTls(),
-                new NettyEchoServer(NettyEchoServer.Transport.NIO, true))) {
+                new NettyEchoServer(NettyEchoServer.Transport.NIO, true),
+                new CEpollEchoServer())) {
             impls.put(impl.name(), impl);
         }
         for (EchoServerImpl impl : ServiceLoader.load(EchoServerImpl.class)) {

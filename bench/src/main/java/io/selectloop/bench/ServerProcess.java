@@ -56,8 +56,7 @@ final class ServerProcess implements AutoCloseable {
     static ServerProcess start(String java, String classPath, String impl, List<String> cpuPrefix, List<String> moreArgs,
                                Path log) throws IOException, UnavailableException, InterruptedException {
         List<String> command = new ArrayList<>(cpuPrefix);
-        command.addAll(List.of(java, "-cp", classPath, Bench.class.getName(), "server", "--impl", impl, "--port", "0"));
-        command.addAll(moreArgs);
+        command.addAll(serverCommand(java, classPath, impl, moreArgs));
         Files.createDirectories(log.getParent());
         Files.writeString(log, "$ " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
@@ -81,6 +80,26 @@ final class ServerProcess implements AutoCloseable {
             throw new IOException("server " + impl + " did not start (" + e.getMessage() + "); last log line: "
                     + lastLine(log) + " (log: " + log + ")");
         }
+    }
+
+    /**
+     * A JVM running {@code bench server}, except for a native impl, whose own binary is
+     * started so that the memory, threads and CPU sampled are the server's, not a JVM's
+     * that would only be waiting for it.
+     */
+    private static List<String> serverCommand(String java, String classPath, String impl, List<String> moreArgs)
+            throws IOException, UnavailableException {
+        if (ServerImpls.find(impl).orElse(null) instanceof CEpollEchoServer cEpoll) {
+            String unavailable = cEpoll.unavailableReason();
+            if (unavailable != null) {
+                throw new UnavailableException(unavailable);
+            }
+            return cEpoll.command("127.0.0.1", 0);
+        }
+        List<String> command = new ArrayList<>(
+                List.of(java, "-cp", classPath, Bench.class.getName(), "server", "--impl", impl, "--port", "0"));
+        command.addAll(moreArgs);
+        return command;
     }
 
     private static void readStdout(Process process, CompletableFuture<Listening> listening) {

@@ -24,7 +24,7 @@ class CompareSmokeTest {
     @Test
     void comparesEveryAvailableImplAndCatchesTheCorruptingOne(@TempDir Path out) throws Exception {
         int status = Bench.run("compare",
-                "--impls", "reactor,threads,virtual,netty-nio,netty-epoll,corrupting",
+                "--impls", "reactor,threads,virtual,netty-nio,netty-epoll,c-epoll,corrupting",
                 "--scenarios", "throughput,latency,connections,churn",
                 "--connections", "4,24", "--pipeline", "4", "--size", "64", "--active", "2",
                 "--duration", "500ms", "--warmup", "200ms", "--out", out.toString());
@@ -36,7 +36,7 @@ class CompareSmokeTest {
         }
 
         List<Map<String, String>> rows = readCsv(out.resolve("results.csv"));
-        List<String> expectedImpls = new ArrayList<>(List.of("reactor", "threads", "netty-nio", "netty-epoll", "corrupting"));
+        List<String> expectedImpls = new ArrayList<>(List.of("reactor", "threads", "netty-nio", "netty-epoll", "c-epoll", "corrupting"));
         if (VIRTUAL_THREADS) {
             expectedImpls.add("virtual");
         }
@@ -66,7 +66,7 @@ class CompareSmokeTest {
         assertTrue(json.contains("\"kernel\"") && json.contains("\"server_jdk\"") && json.contains("\"pinned\": false"));
 
         String report = Files.readString(out.resolve("report.md"));
-        for (String section : List.of("## throughput", "## latency", "## connections", "## churn", "× reactor")) {
+        for (String section : List.of("## throughput", "## latency", "## connections", "## churn", "× reactor", "× c-epoll", "| c-epoll |")) {
             assertTrue(report.contains(section), "report lacks " + section);
         }
         assertFalse(report.contains("| virtual |") && !VIRTUAL_THREADS);
