@@ -51,6 +51,9 @@ final class ConnectionDeadlines {
     private long handshakeDeadlineNanos = NEVER;
     private long handshakeTimeoutNanos;
 
+    /** TLS (issue 10): idle timeouts count from onOpen, after the handshake; until start() they do not apply. */
+    private boolean idleStarted;
+
     private TimerHandle timer;
     private long timerDeadline = NEVER;
     private boolean stopped;
@@ -63,6 +66,7 @@ final class ConnectionDeadlines {
     }
 
     void start() {
+        idleStarted = true;
         if (idleTracking) {
             long now = System.nanoTime();
             lastReadNanos = lastWriteNanos = now;
@@ -189,7 +193,7 @@ final class ConnectionDeadlines {
             return NEVER;
         }
         long next = Math.min(Math.min(closeDeadlineNanos, handshakeDeadlineNanos), stallDeadline());
-        if (idleTracking) {
+        if (idleTracking && idleStarted) {
             next = Math.min(next, Math.min(readIdleDeadline(), Math.min(writeIdleDeadline(), allIdleDeadline())));
         }
         return next;
@@ -205,16 +209,16 @@ final class ConnectionDeadlines {
     }
 
     private long readIdleDeadline() {
-        return !idleTracking || !owner.readIdlenessApplies() ? NEVER
+        return !idleTracking || !idleStarted || !owner.readIdlenessApplies() ? NEVER
                 : idleDeadline(options.readIdleNanos(), lastReadNanos, readIdleFiredNanos);
     }
 
     private long writeIdleDeadline() {
-        return !idleTracking ? NEVER : idleDeadline(options.writeIdleNanos(), lastWriteNanos, writeIdleFiredNanos);
+        return !idleTracking || !idleStarted ? NEVER : idleDeadline(options.writeIdleNanos(), lastWriteNanos, writeIdleFiredNanos);
     }
 
     private long allIdleDeadline() {
-        return !idleTracking ? NEVER
+        return !idleTracking || !idleStarted ? NEVER
                 : idleDeadline(options.allIdleNanos(), Math.max(lastReadNanos, lastWriteNanos), allIdleFiredNanos);
     }
 }

@@ -38,6 +38,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Order of events.</b> As with asyncio, where {@code connection_made} runs before
  * the code awaiting {@code create_connection} resumes: once connected, the handler's
  * {@link Handler#onOpen} runs first, then the future completes, both on the loop thread.
+ * With {@link StreamOptions#tls()} set, both wait for the TLS handshake, and a failed
+ * handshake fails the future with its {@link javax.net.ssl.SSLException}.
  * So stages chained on the future without an executor also run on the loop thread
  * (they must not block), and data that arrives later goes to {@code onData} as usual.
  * If {@code onOpen} closed the connection or threw (then {@code onClose} received the

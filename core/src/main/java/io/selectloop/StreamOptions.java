@@ -316,6 +316,7 @@ public final class StreamOptions {
         /**
          * Bytes written to a peer rejected over the limit before it is closed (such as
          * {@code busy\n}); at most 1,024 bytes, written once without waiting. Default none.
+         * Not sent to TLS peers, to whom plaintext would be garbage: they see the close only.
          */
         public Builder overLimitMessage(byte[] message) {
             if (message.length > 1024) {

@@ -399,7 +399,8 @@ public final class StreamServer implements AutoCloseable {
         connectionLimitLog.log("{}: {} connections open, the maxConnections limit; rejecting new peers", this,
                 liveConnections.get());
         byte[] message = options.overLimitMessage();
-        if (message.length > 0) {
+        // TLS (issue 10): plaintext would be garbage to a TLS client; it sees the close only.
+        if (message.length > 0 && options.tls() == null) {
             try {
                 accepted.configureBlocking(false);
                 accepted.write(java.nio.ByteBuffer.wrap(message)); // a new socket's buffer takes 1 KiB at once

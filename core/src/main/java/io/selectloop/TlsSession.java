@@ -315,8 +315,11 @@ final class TlsSession {
             if (!src.hasRemaining()) {
                 return deliver(plain);
             }
-            if (result.bytesConsumed() == 0 && result.bytesProduced() == 0 && status != NEED_WRAP) {
-                return deliver(plain); // no progress: wait for more input
+            if (result.bytesConsumed() == 0 && result.bytesProduced() == 0
+                    && (status != NEED_WRAP || engine.getHandshakeStatus() == NEED_WRAP)) {
+                // No progress, and a flush did not change that: wait for more input rather
+                // than spin (the handshake deadline ends a connection stuck here).
+                return deliver(plain);
             }
         }
     }
@@ -547,12 +550,13 @@ final class TlsSession {
             return;
         }
         taskRunning = false;
-        HandshakeStatus status = engine.getHandshakeStatus();
-        if (status == NEED_TASK) {
-            runTasks();
-            return;
-        }
         connection.tlsTaskRunning(false);
+        if (engine.getHandshakeStatus() == NEED_TASK) {
+            runTasks(); // the tasks made more tasks
+            if (taskRunning) {
+                return;
+            }
+        }
         connection.tlsFlushNow(); // the handshake messages the task produced
         if (!released && !taskRunning && inbound != null && connection.acceptsInput()) {
             // Input that arrived before the task: no new read will bring it back.

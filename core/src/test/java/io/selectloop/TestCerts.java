@@ -134,6 +134,32 @@ final class TestCerts {
         return context(() -> Pem.clientContext(caCert, clientCert, clientKey));
     }
 
+    /**
+     * A client that shows the stranger's self-signed certificate whatever the server asks
+     * for (the JDK's own key manager would send none, as no CA the server names issued it).
+     */
+    SSLContext clientContextShowingTheStranger() {
+        return context(() -> {
+            java.security.PrivateKey key = Pem.readPrivateKey(strangerKey);
+            java.security.cert.X509Certificate[] chain =
+                    Pem.readCertificates(strangerCert).toArray(new java.security.cert.X509Certificate[0]);
+            javax.net.ssl.X509ExtendedKeyManager always = new javax.net.ssl.X509ExtendedKeyManager() {
+                @Override public String[] getClientAliases(String type, java.security.Principal[] issuers) { return new String[] {"s"}; }
+                @Override public String chooseClientAlias(String[] type, java.security.Principal[] issuers, java.net.Socket s) { return "s"; }
+                @Override public String chooseEngineClientAlias(String[] type, java.security.Principal[] issuers, javax.net.ssl.SSLEngine e) { return "s"; }
+                @Override public String[] getServerAliases(String type, java.security.Principal[] issuers) { return null; }
+                @Override public String chooseServerAlias(String type, java.security.Principal[] issuers, java.net.Socket s) { return null; }
+                @Override public java.security.cert.X509Certificate[] getCertificateChain(String alias) { return chain; }
+                @Override public java.security.PrivateKey getPrivateKey(String alias) { return key; }
+            };
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
+            tmf.init(Pem.trustStore(caCert));
+            SSLContext c = SSLContext.getInstance("TLS");
+            c.init(new javax.net.ssl.KeyManager[] {always}, tmf.getTrustManagers(), null);
+            return c;
+        });
+    }
+
     private interface ContextMaker {
         SSLContext make() throws Exception;
     }
