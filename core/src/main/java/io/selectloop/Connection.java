@@ -140,4 +140,13 @@ public interface Connection {
     default TlsInfo tls() {
         return null;
     }
+
+    /**
+     * The PROXY protocol header this connection began with, or null (the server's
+     * {@link StreamOptions#proxyProtocol()} is off, or an optional header did not come).
+     * Set before {@link Handler#onOpen}. Any thread.
+     */
+    default ProxyHeader proxyHeader() {
+        return null;
+    }
 }

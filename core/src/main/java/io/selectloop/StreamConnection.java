@@ -65,8 +65,8 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private final Handler handler;
     private final ConnectionListener listener;
     private final boolean tcp;
-    private final SocketAddress remoteAddress;
-    private final SocketAddress localAddress;
+    private volatile SocketAddress remoteAddress; // volatile, not final: a PROXY header replaces it before onOpen
+    private volatile SocketAddress localAddress;
     private final MemoryAccount memory;
     private final OutboundQueue output;
     private final ConnectionDeadlines deadlines;
@@ -107,6 +107,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     /** The cause onClose reports when a graceful close, begun because of an error, completes. */
     private Throwable closeCause;
     private volatile Object attachment;
+    /** [metrics] Where this connection counts: its server's block on this loop, or the loop's clients'. */
+    StreamCounters counters;
+    /** [metrics] The close's category when the cause alone does not say it (a handler threw, say). */
+    private CloseCause closeKind;
 
     // ---- TLS (issue 10): null for a plain connection; see TlsSession.
     private final TlsSession tls;
@@ -142,6 +146,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         TlsOptions tlsOptions = options.tls();
         this.tls = tlsOptions == null ? null : new TlsSession(this, loop, channel,
                 tlsOptions.newEngine(peerHost(), peerPort()), tlsOptions.taskExecutor(), memory);
+        this.counters = loop.counters.clientStreams; // [metrics] a server puts its own block here
     }
 
     private String peerHost() {
@@ -182,6 +187,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         memory.budget.connectionOpened();
+        counters.opened(); // [metrics]
         updateInterest();
         if (tls != null) {
             startTls();
@@ -248,6 +254,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                 return;
             }
             if (n > 0) {
+                counters.read(n); // [metrics]
                 if (deadlines.idleTracking) {
                     deadlines.read(System.nanoTime());
                 }
@@ -438,6 +445,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
      */
     private boolean admitForeignWrite(int length) {
         if (state == CLOSED) {
+            counters.droppedForeignWrite(length); // [metrics]
             return false;
         }
         long transit = IN_TRANSIT.addAndGet(this, length);
@@ -503,6 +511,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         if (state != OPEN || outputState != OUTPUT_OPEN) {
+            counters.droppedWrite(length); // [metrics]
             discard(single, many);
             return;
         }
@@ -512,6 +521,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (tls == null && length >= DIRECT_WRITE_THRESHOLD && output.isEmpty() && allDirect(single, many)) {
             try {
                 long written = single != null ? channel.write(single) : channel.write(many);
+                if (written > 0) {
+                    counters.wrote(written); // [metrics]
+                }
                 if (written > 0 && deadlines.idleTracking) {
                     deadlines.wrote(System.nanoTime());
                 }
@@ -671,6 +683,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             ioFailed(e);
             return;
         }
+        if (written > 0) {
+            counters.wrote(written); // [metrics]
+        }
         if (written > 0 && deadlines.wantsWriteTimes(outputBlocked)) {
             deadlines.wrote(System.nanoTime());
         }
@@ -773,10 +788,14 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         idleLog.log("{}: {} idle timeout", this, kind);
+        closeKind = CloseCause.IDLE; // [metrics] if onIdle closes, idleness is why
         try {
             handler.onIdle(this, kind);
         } catch (Throwable t) {
             handlerFailed("onIdle", t);
+        }
+        if (state == OPEN) {
+            closeKind = null; // [metrics] kept open: a later close has its own reason
         }
     }
 
@@ -883,6 +902,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         handlerErrorLog.log("{}: handler {} threw; closing this connection", this, callback, t);
+        closeKind = CloseCause.HANDLER; // [metrics]
         doClose(t);
     }
 
@@ -895,6 +915,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         EventLoop.rethrowIfFatal(t);
         if (state != CLOSED) {
             log.error("{}: unexpected failure; closing this connection", this, t);
+            closeKind = CloseCause.INTERNAL; // [metrics]
             doClose(t);
         }
     }
@@ -923,6 +944,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (registration != null) {
             registration.cancel();
             memory.budget.connectionClosed();
+            counters.closed(closeKind != null ? closeKind : CloseCause.of(cause, inputEnded)); // [metrics]
         }
         closeChannelQuietly();
         output.release();
@@ -1064,6 +1086,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
 
     @Override
     public void beginGracefulClose() {
+        if (state == OPEN && closeKind == null) {
+            closeKind = CloseCause.SHUTDOWN; // [metrics]
+        }
         closeOnLoop();
     }
 
@@ -1073,12 +1098,49 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (cause == null && unsent > 0) {
             cause = new IOException("closed by event loop shutdown with " + unsent + " bytes of output unsent");
         }
+        if (closeKind == null) {
+            closeKind = CloseCause.SHUTDOWN; // [metrics]
+        }
         doClose(cause);
     }
 
     @Override
     public boolean isClosed() {
         return state == CLOSED;
+    }
+
+    // ------------------------------------------------------------------ PROXY protocol hooks (ProxyHeaderStage)
+
+    private volatile ProxyHeader proxyHeader;
+
+    /** The header arrived, before the application's onOpen: its addresses become this connection's. Loop thread only. */
+    void proxyHeaderReceived(ProxyHeader header) {
+        proxyHeader = header;
+        if (header.hasAddresses()) {
+            remoteAddress = header.sourceAddress();
+            localAddress = header.destinationAddress();
+        }
+    }
+
+    /** A bad, missing or slow header: the peer's fault, logged once (rate-limited), this connection closed. Loop thread only. */
+    void proxyHeaderFailed(ProxyProtocolException cause) {
+        if (state != OPEN) {
+            return;
+        }
+        peerErrorLog.log("{}: {}; closing this connection", this, cause.getMessage());
+        closeCause = cause;
+        inputEnded = true;
+        closeOnLoop();
+    }
+
+    /** The application's onOpen, run late by the PROXY stage, threw. Loop thread only. */
+    void preOpenHandlerFailed(Throwable t) {
+        handlerFailed("onOpen", t);
+    }
+
+    @Override
+    public ProxyHeader proxyHeader() {
+        return proxyHeader;
     }
 
     // ------------------------------------------------------------------ accessors

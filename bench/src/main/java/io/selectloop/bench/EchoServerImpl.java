@@ -60,10 +60,17 @@ public interface EchoServerImpl {
      *     their own documented defaults and ignore it
      * @param tlsKeys the TLS implementations' key material; null: they make a fresh
      *     self-signed key ({@link BenchTls#selfSignedServerKeys()})
+     * @param groupAccept reactor with loops above 1: a SO_REUSEPORT listener per loop, or one hand-off listener
+     * @param reusePort reactor: bind with SO_REUSEPORT, so several server processes share the port
      */
-    record ServerSettings(int loops, BenchTls.ServerKeys tlsKeys) {
+    record ServerSettings(int loops, BenchTls.ServerKeys tlsKeys, io.selectloop.GroupAccept groupAccept,
+                          boolean reusePort) {
         public ServerSettings(int loops) {
             this(loops, null);
+        }
+
+        public ServerSettings(int loops, BenchTls.ServerKeys tlsKeys) {
+            this(loops, tlsKeys, io.selectloop.GroupAccept.HAND_OFF, false);
         }
 
         public static ServerSettings defaults() {

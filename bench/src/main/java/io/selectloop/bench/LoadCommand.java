@@ -64,6 +64,11 @@ final class LoadCommand implements Callable<Integer> {
             description = "Open loop: messages in flight per connection before sending waits (default: ${DEFAULT-VALUE}).")
     int maxInFlight;
 
+    @Option(names = "--reconnect",
+            description = "When the server closes a connection cleanly (a restart), reconnect and resend what was not "
+                    + "echoed; counted as reconnects, not errors.")
+    boolean reconnect;
+
     @Option(names = "--label", defaultValue = "external", description = "The impl field of the result (default: ${DEFAULT-VALUE}).")
     String label;
 
@@ -84,14 +89,19 @@ final class LoadCommand implements Callable<Integer> {
             spec = spec.withIoThreads(threads);
         }
         spec = spec.withSourceAddresses(sourceAddresses).withTls(tls);
-        LoadResult result = new LoadGenerator(spec).run(LoadGenerator.PhaseListener.NONE);
+        LoadGenerator generator = new LoadGenerator(spec).reconnectWhenClosed(reconnect);
+        LoadResult result = generator.run(LoadGenerator.PhaseListener.NONE);
         String scenario = churn ? "churn" : rate > 0 ? "latency" : spec.activeConnections() < connections ? "connections" : "throughput";
         ResultRow row = ResultRow.of(label, scenario, result, null, null, null, null);
-        System.err.println(summary(row));
+        System.err.println(summary(row) + (reconnect ? ", reconnects " + generator.reconnects() : ""));
         for (String e : result.errorSamples()) {
             System.err.println("  error: " + e);
         }
-        System.out.println(Json.write(row.toMap()));
+        java.util.Map<String, Object> json = new java.util.LinkedHashMap<>(row.toMap());
+        if (reconnect) {
+            json.put("reconnects", generator.reconnects());
+        }
+        System.out.println(Json.write(json));
         return result.errors() == 0 ? 0 : 1;
     }
 

@@ -92,6 +92,9 @@ public final class LoadGenerator {
     private final SSLContext tlsContext;
     /** Protocol and cipher suite of the first TLS handshake, for the progress lines. */
     private volatile String tlsNegotiated;
+    // -- reconnecting when the server closes cleanly (issue 12: zero-downtime restarts)
+    private volatile boolean reconnectWhenClosed;
+    private final AtomicLong reconnects = new AtomicLong();
 
     public LoadGenerator(LoadSpec spec) {
         this(spec, System.err);
@@ -141,6 +144,24 @@ public final class LoadGenerator {
                     : (spec.connections() + CONNECTIONS_PER_SOURCE_ADDRESS - 1) / CONNECTIONS_PER_SOURCE_ADDRESS;
         }
         return Math.max(1, Math.min(count, MAX_SOURCE_ADDRESSES));
+    }
+
+    /**
+     * Stream mode: when the server ends a connection cleanly (end of stream, as a server
+     * that is restarting does after its last echo), open a new one and resend what was
+     * not answered, from the first message not echoed in full. Churn mode: a cycle whose
+     * connection ends cleanly before its echo starts again (its latency is the retry's). Counted in
+     * {@link #reconnects()}, not as an error; a reset or a failed reconnect is still an
+     * error. Call before {@link #run}.
+     */
+    public LoadGenerator reconnectWhenClosed(boolean on) {
+        reconnectWhenClosed = on;
+        return this;
+    }
+
+    /** Connections reopened after the server closed them cleanly ({@link #reconnectWhenClosed}). */
+    public long reconnects() {
+        return reconnects.get();
     }
 
     /** Runs the whole load and returns what was measured. */
@@ -386,6 +407,9 @@ public final class LoadGenerator {
         long messagesReceived;
         long messagesAllowed; // open loop: due by the schedule
         boolean currentMessageCorrupt;
+        boolean reconnecting;
+        /** After a reconnect: bytes below this were sent before, and their messages keep their first send time. */
+        long resentUntil;
         ByteBuffer out;
         long[] sendTimes;
 
@@ -424,6 +448,7 @@ public final class LoadGenerator {
 
         int nextToConnect;
         int connectsInFlight;
+        int reconnectsInFlight;
         long churnGeneration;
         OpenLoopSchedule schedule;
         long nextEvent;
@@ -688,6 +713,12 @@ public final class LoadGenerator {
         private void connected(Conn c, long now) {
             c.connected = true;
             connectionsUp++;
+            if (c.reconnecting) {
+                c.reconnecting = false;
+                reconnectsInFlight--;
+                pump(c, now);
+                return;
+            }
             if (spec.mode() == LoadSpec.Mode.CHURN) {
                 pump(c, now);
                 return;
@@ -700,6 +731,11 @@ public final class LoadGenerator {
         }
 
         private void connectFailed(Conn c) {
+            if (c.reconnecting) {
+                c.reconnecting = false;
+                reconnectsInFlight--;
+                return;
+            }
             if (spec.mode() == LoadSpec.Mode.CHURN) {
                 restartChurnSlot(c);
                 return;
@@ -722,7 +758,7 @@ public final class LoadGenerator {
                 }
                 return;
             }
-            if (connectsInFlight == 0) {
+            if (connectsInFlight == 0 && reconnectsInFlight == 0) {
                 return;
             }
             for (int i = 0; i < nextToConnect; i++) {
@@ -829,8 +865,9 @@ public final class LoadGenerator {
             }
             int length = (int) Math.min(c.out.capacity(), allowedBytes - c.filledBytes);
             if (c.sendTimes != null) {
-                // A message's clock starts when its first byte is generated, just before the write.
-                long first = (c.filledBytes + size - 1) / size;
+                // A message's clock starts when its first byte is generated, just before the write
+                // (a message resent after a reconnect keeps its first clock).
+                long first = (Math.max(c.filledBytes, c.resentUntil) + size - 1) / size;
                 long last = (c.filledBytes + length - 1) / size;
                 for (long m = first; m <= last; m++) {
                     c.sendTimes[(int) (m % spec.pipeline())] = now;
@@ -864,7 +901,17 @@ public final class LoadGenerator {
                     return;
                 }
                 if (n < 0) {
-                    connectionFailed(c, "closed by the server");
+                    if (reconnectWhenClosed && spec.mode() == LoadSpec.Mode.STREAM
+                            && (phase == RUNNING || c.owesEcho())) {
+                        reconnect(c);
+                    } else if (reconnectWhenClosed && spec.mode() == LoadSpec.Mode.CHURN) {
+                        // Closed cleanly before the echo: the cycle starts again on a new connection.
+                        reconnects.incrementAndGet();
+                        close(c);
+                        restartChurnSlot(c);
+                    } else {
+                        connectionFailed(c, "closed by the server");
+                    }
                     return;
                 }
                 if (n == 0) {
@@ -957,6 +1004,39 @@ public final class LoadGenerator {
             close(c);
             if (spec.mode() == LoadSpec.Mode.CHURN) {
                 restartChurnSlot(c);
+            }
+        }
+
+        /**
+         * The server closed cleanly: reopen and resend from the first message it did not
+         * echo in full. The byte stream is a function of the offset, so the same bytes go again.
+         */
+        private void reconnect(Conn c) {
+            if (c.connected) {
+                connectionsUp--;
+            }
+            c.connected = false;
+            if (c.key != null) {
+                c.key.cancel();
+            }
+            closeQuietly(c.channel);
+            c.channel = null;
+            c.key = null;
+            long size = spec.messageSize();
+            c.resentUntil = Math.max(c.resentUntil, c.filledBytes);
+            c.receivedBytes = c.messagesReceived * size;
+            c.sentBytes = c.receivedBytes;
+            c.filledBytes = c.receivedBytes;
+            c.currentMessageCorrupt = false;
+            if (c.out != null) {
+                c.out.limit(0);
+            }
+            c.reconnecting = true;
+            reconnectsInFlight++;
+            reconnects.incrementAndGet();
+            if (!connect(c, c.id, System.nanoTime())) {
+                c.reconnecting = false;
+                reconnectsInFlight--;
             }
         }
 

@@ -44,9 +44,12 @@ public final class ReactorEchoServer implements EchoServerImpl {
         if (loops < 1) {
             throw new IllegalArgumentException("--loops must be at least 1, was " + loops);
         }
-        StreamOptions options = tls
-                ? StreamOptions.builder().tls(TlsOptions.server(settings.tlsKeysOrSelfSigned().context()).build()).build()
-                : StreamOptions.defaults();
+        StreamOptions.Builder builder = StreamOptions.builder()
+                .groupAccept(settings.groupAccept()).reusePort(settings.reusePort());
+        if (tls) {
+            builder.tls(TlsOptions.server(settings.tlsKeysOrSelfSigned().context()).build());
+        }
+        StreamOptions options = builder.build();
         EventLoop single = loops == 1 ? EventLoop.start("reactor-loop") : null;
         EventLoopGroup group = loops == 1 ? null : EventLoopGroup.start(loops, "reactor-loop");
         StreamServer server;

@@ -42,6 +42,14 @@ final class ServerCommand implements Callable<Integer> {
             description = "Event loops for the reactor: more than 1 runs an EventLoopGroup (default: ${DEFAULT-VALUE}).")
     int loops;
 
+    @Option(names = "--group-accept", defaultValue = "HAND_OFF", paramLabel = "HAND_OFF|LISTENER_PER_LOOP",
+            description = "Reactor with --loops above 1: a SO_REUSEPORT listener per loop, or one listener handing "
+                    + "connections over (default: ${DEFAULT-VALUE}).")
+    io.selectloop.GroupAccept groupAccept;
+
+    @Option(names = "--reuse-port", description = "Reactor: bind with SO_REUSEPORT (several server processes on one port).")
+    boolean reusePort;
+
     @Override
     public Integer call() throws Exception {
         String name = tls ? ServerImpls.tlsVariant(impl) : impl;
@@ -63,7 +71,8 @@ final class ServerCommand implements Callable<Integer> {
         EchoServerImpl.RunningServer running;
         try {
             BenchTls.ServerKeys keys = tlsKeystore == null ? null : BenchTls.serverKeys(tlsKeystore);
-            running = server.start(new InetSocketAddress(host, port), new EchoServerImpl.ServerSettings(loops, keys));
+            running = server.start(new InetSocketAddress(host, port),
+                    new EchoServerImpl.ServerSettings(loops, keys, groupAccept, reusePort));
         } catch (IllegalArgumentException e) {
             System.err.println("bench server: " + e.getMessage());
             return 2;

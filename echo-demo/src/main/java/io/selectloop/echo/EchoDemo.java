@@ -1,5 +1,6 @@
 package io.selectloop.echo;
 
+import io.selectloop.echo.files.FilesCommand;
 import java.util.Arrays;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -9,8 +10,9 @@ import picocli.CommandLine.Command;
  * so {@code java -jar echo-demo.jar --port 0} starts a server.
  */
 @Command(name = "echo-demo", mixinStandardHelpOptions = true,
-        description = "selectloop echo server and line client.",
-        subcommands = {EchoServerCommand.class, EchoClientCommand.class})
+        description = "selectloop echo server and line client; 'files' is the file transfer program.",
+        subcommands = {EchoServerCommand.class, EchoClientCommand.class,
+                FilesCommand.class /* the file transfer program, io.selectloop.echo.files */})
 public final class EchoDemo {
 
     public static void main(String[] args) {
