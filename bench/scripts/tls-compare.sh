@@ -12,10 +12,12 @@
 # seconds (concurrency / handshakes per second), and the JIT must first compile the crypto.
 #
 # Usage: bench/scripts/tls-compare.sh OUT_DIR [ROUNDS] [DURATION] [WARMUP] [CHURN_WARMUP]
-# Writes OUT_DIR/round-R/SETTING/IMPL/ (compare's results.json, results.csv, report.md, logs).
+# Writes OUT_DIR/round-R/SETTING/IMPL/ (compare's results.json, results.csv, report.md, logs) and
+# OUT_DIR/compare.log (every compare's progress and error lines).
 set -euo pipefail
 out=$1 rounds=${2:-3} duration=${3:-10s} warmup=${4:-5s} churn_warmup=${5:-10s}
 jar=${BENCH_JAR:-bench/target/bench.jar}
+mkdir -p "$out"
 impls=(reactor threads netty-nio)
 # scenario:size:connections:pipeline
 settings=(churn:64:100:1 churn:64:1000:1
@@ -29,7 +31,7 @@ for round in $(seq "$rounds"); do
       impl=${impls[$(( (i + round - 1) % 3 ))]}
       java -jar "$jar" compare --tls --pin --impls "$impl" --scenarios "$scenario" --connections "$conns" \
            --size "$size" --pipeline "$pipeline" --duration "$duration" --warmup "$wu" \
-           --out "$out/round-$round/$scenario-$size-$conns-$pipeline/$impl-tls" 2>&1 | { grep 'compare: .*-tls [a-z]*: ' || true; }
+           --out "$out/round-$round/$scenario-$size-$conns-$pipeline/$impl-tls" 2>&1 | tee -a "$out/compare.log" | { grep 'compare: .*-tls [a-z]*: ' || true; }
     done
   done
 done
