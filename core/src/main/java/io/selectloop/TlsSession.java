@@ -84,7 +84,8 @@ final class TlsSession {
     private boolean finishedPending;
     private boolean taskRunning;
     private boolean closeNotifyQueued;
-    private boolean released;
+    /** Volatile: the delegated-task thread reads it to skip work for a connection already gone. */
+    private volatile boolean released;
     /** TLS 1.3 has no renegotiation; its post-handshake messages (key updates) are allowed. */
     private boolean tls13;
     private volatile TlsInfo info;
@@ -525,7 +526,10 @@ final class TlsSession {
         connection.tlsTaskRunning(true);
         try {
             taskExecutor.execute(() -> {
-                for (Runnable t : tasks) {
+                // Under a handshake flood the queue fills with handshakes whose deadline
+                // has already closed them; their key exchange and signature would only
+                // delay the live ones behind them.
+                for (Runnable t : released ? List.<Runnable>of() : tasks) {
                     try {
                         t.run();
                     } catch (RuntimeException e) {

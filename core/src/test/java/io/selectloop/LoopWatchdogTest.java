@@ -15,6 +15,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -65,11 +67,15 @@ class LoopWatchdogTest {
             StreamServer server = blockingServer(loop, reported);
             try (SocketChannel ch = connect(server.localAddress())) {
                 writeFully(ch, ByteBuffer.wrap(new byte[] {42}));
-                eventually().until(() -> loop.metrics().blockedIncidents() == 1);
+                // On a loaded machine an earlier callback (the accept, class loading) may have
+                // been slow enough to count as well: what matters is the handler's incident.
+                eventually().until(() -> log.toString(StandardCharsets.UTF_8).contains("LoopWatchdogTest.blockingHandler"));
+                long incidents = loop.metrics().blockedIncidents();
+                assertTrue(incidents >= 1, "counted in the metrics");
                 // While the same callback goes on, the watchdog looks again and again: still one incident.
                 long rounds = LoopWatchdog.rounds();
                 eventually().until(() -> LoopWatchdog.rounds() >= rounds + 4);
-                assertEquals(1, loop.metrics().blockedIncidents(), "one incident, however many times the watchdog looked");
+                assertEquals(incidents, loop.metrics().blockedIncidents(), "one incident, however many times the watchdog looked");
                 reported.countDown();
                 assertEquals(42, readFully(ch, 1)[0], "the connection is served once the callback returns");
             }
@@ -77,12 +83,20 @@ class LoopWatchdogTest {
             eventually().until(() -> loop.metrics().longestCallbackNanos() >= TimeUnit.MILLISECONDS.toNanos(300));
 
             String text = log.toString(StandardCharsets.UTF_8);
+            // One warning per incident, each followed by its stack: the handler's is logged exactly once.
+            String[] warnings = text.split("(?=event loop watchdog-sleepy is blocked)");
+            List<String> handlers = new ArrayList<>();
+            for (String w : warnings) {
+                if (w.startsWith("event loop watchdog-sleepy is blocked") && w.contains("LoopWatchdogTest.blockingHandler")) {
+                    handlers.add(w);
+                }
+            }
+            assertEquals(1, handlers.size(), "the handler's incident is logged once: " + text);
             Matcher warning = Pattern.compile("event loop watchdog-sleepy is blocked: one callback has been running for (\\d+) ms "
-                    + "\\(blockedThreshold 100 ms\\)").matcher(text);
-            assertTrue(warning.find(), "the warning is logged: " + text);
+                    + "\\(blockedThreshold 100 ms\\)").matcher(handlers.get(0));
+            assertTrue(warning.find(), "the warning says so: " + handlers.get(0));
             assertTrue(Long.parseLong(warning.group(1)) > 100, "it says how long the callback had run");
-            assertTrue(!warning.find(), "logged once: " + text);
-            String stack = text.substring(text.indexOf("stack of watchdog-sleepy while blocked"));
+            String stack = handlers.get(0).substring(handlers.get(0).indexOf("stack of watchdog-sleepy while blocked"));
             assertTrue(stack.contains("java.lang.Thread.sleep") || stack.contains("CountDownLatch.await"),
                     "the loop thread's stack, blocked where the handler blocks: " + stack);
             assertTrue(stack.contains("LoopWatchdogTest.blockingHandler"), "naming the handler: " + stack);
