@@ -130,4 +130,23 @@ public interface Connection {
 
     /** Sets the application's object for this connection. Any thread. */
     void attach(Object attachment);
+
+    /**
+     * What the TLS handshake negotiated (protocol, cipher suite, ALPN, the peer's
+     * certificates), asyncio's {@code get_extra_info('ssl_object')}; null for a plain
+     * connection. A TLS connection's handler is opened only after the handshake, so from
+     * {@link Handler#onOpen} on this is never null for one. Any thread.
+     */
+    default TlsInfo tls() {
+        return null;
+    }
+
+    /**
+     * The PROXY protocol header this connection began with, or null (the server's
+     * {@link StreamOptions#proxyProtocol()} is off, or an optional header did not come).
+     * Set before {@link Handler#onOpen}. Any thread.
+     */
+    default ProxyHeader proxyHeader() {
+        return null;
+    }
 }

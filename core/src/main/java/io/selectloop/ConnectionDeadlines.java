@@ -25,6 +25,9 @@ final class ConnectionDeadlines {
         void outputStalled(long stalledNanos);
 
         void closeTimedOut(long timeoutNanos);
+
+        /** TLS (issue 10): the handshake did not finish in time. */
+        void handshakeTimedOut(long timeoutNanos);
     }
 
     private static final long NEVER = Long.MAX_VALUE;
@@ -44,6 +47,12 @@ final class ConnectionDeadlines {
     /** When the socket last refused output with the queue until then empty. */
     private long blockedSinceNanos;
     private long closeDeadlineNanos = NEVER;
+    // TLS (issue 10): from accept or connect until the handshake is done.
+    private long handshakeDeadlineNanos = NEVER;
+    private long handshakeTimeoutNanos;
+
+    /** TLS (issue 10): idle timeouts count from onOpen, after the handshake; until start() they do not apply. */
+    private boolean idleStarted;
 
     private TimerHandle timer;
     private long timerDeadline = NEVER;
@@ -57,6 +66,7 @@ final class ConnectionDeadlines {
     }
 
     void start() {
+        idleStarted = true;
         if (idleTracking) {
             long now = System.nanoTime();
             lastReadNanos = lastWriteNanos = now;
@@ -94,6 +104,20 @@ final class ConnectionDeadlines {
         }
     }
 
+    /** TLS (issue 10): the handshake has until {@code timeoutNanos} from now (0: no deadline). */
+    void handshaking(long now, long timeoutNanos) {
+        if (timeoutNanos > 0) {
+            handshakeTimeoutNanos = timeoutNanos;
+            handshakeDeadlineNanos = now + timeoutNanos;
+            arm(now);
+        }
+    }
+
+    /** TLS (issue 10): the handshake is done; its deadline no longer applies. */
+    void handshakeDone() {
+        handshakeDeadlineNanos = NEVER;
+    }
+
     private void arm(long now) {
         long next = nextDeadline();
         if (next == NEVER || (timer != null && timerDeadline - next <= 0)) {
@@ -110,6 +134,11 @@ final class ConnectionDeadlines {
         timer = null;
         timerDeadline = NEVER;
         long now = System.nanoTime();
+        if (due(now, handshakeDeadlineNanos)) {
+            handshakeDeadlineNanos = NEVER;
+            owner.handshakeTimedOut(handshakeTimeoutNanos);
+            return;
+        }
         if (due(now, closeDeadlineNanos)) {
             owner.closeTimedOut(options.closeTimeoutNanos());
             return;
@@ -163,8 +192,8 @@ final class ConnectionDeadlines {
         if (stopped) {
             return NEVER;
         }
-        long next = Math.min(closeDeadlineNanos, stallDeadline());
-        if (idleTracking) {
+        long next = Math.min(Math.min(closeDeadlineNanos, handshakeDeadlineNanos), stallDeadline());
+        if (idleTracking && idleStarted) {
             next = Math.min(next, Math.min(readIdleDeadline(), Math.min(writeIdleDeadline(), allIdleDeadline())));
         }
         return next;
@@ -180,16 +209,16 @@ final class ConnectionDeadlines {
     }
 
     private long readIdleDeadline() {
-        return !idleTracking || !owner.readIdlenessApplies() ? NEVER
+        return !idleTracking || !idleStarted || !owner.readIdlenessApplies() ? NEVER
                 : idleDeadline(options.readIdleNanos(), lastReadNanos, readIdleFiredNanos);
     }
 
     private long writeIdleDeadline() {
-        return !idleTracking ? NEVER : idleDeadline(options.writeIdleNanos(), lastWriteNanos, writeIdleFiredNanos);
+        return !idleTracking || !idleStarted ? NEVER : idleDeadline(options.writeIdleNanos(), lastWriteNanos, writeIdleFiredNanos);
     }
 
     private long allIdleDeadline() {
-        return !idleTracking ? NEVER
+        return !idleTracking || !idleStarted ? NEVER
                 : idleDeadline(options.allIdleNanos(), Math.max(lastReadNanos, lastWriteNanos), allIdleFiredNanos);
     }
 }

@@ -368,6 +368,7 @@ public final class DatagramEndpoint implements AutoCloseable {
                 return 0;
             }
             sent++;
+            loop.counters.datagramSent(); // [metrics] trySend runs on the loop thread
             return 1;
         } catch (ClosedChannelException e) {
             data.position(data.limit());
@@ -390,6 +391,7 @@ public final class DatagramEndpoint implements AutoCloseable {
 
     private void dropped() {
         droppedSends.incrementAndGet();
+        loop.counters.datagramsDropped.incrementAndGet(); // [metrics]
         if (dropReported.compareAndSet(false, true)) {
             log.warn("{}: send queue full ({} datagrams); dropping datagrams and counting them in "
                     + "droppedSendCount() (reported once)", this, options.sendQueueCapacity());
@@ -463,6 +465,7 @@ public final class DatagramEndpoint implements AutoCloseable {
                 continue;
             }
             received++;
+            loop.counters.datagramReceived(); // [metrics]
             try {
                 // A view of exactly this datagram: the rest of the shared buffer may hold
                 // bytes another peer sent, which this handler must never reach.

@@ -123,6 +123,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
     final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
     final BufferPool pool = new BufferPool();
+    /** TLS (issue 10): buffers the loop's TLS connections share in turn; made by the first one. */
+    TlsSession.Scratch tlsScratch;
     private final MemoryBudget budget;
     private final LoadShedder shedder;
 
@@ -130,6 +132,8 @@ public final class EventLoop implements Executor, AutoCloseable {
     final AtomicLong wakeupCalls = new AtomicLong();
     volatile long iterations;
     volatile int selectorRebuilds;
+    /** [metrics] This loop's own counters and activity clock (see {@link #metrics()}). */
+    final LoopCounters counters = new LoopCounters();
 
     static {
         initializeJdkIoClasses();
@@ -178,7 +182,7 @@ public final class EventLoop implements Executor, AutoCloseable {
 
     /** As {@link #start(String)}, with these options. Any thread. */
     public static EventLoop start(String name, LoopOptions options) {
-        return start(name, options.newBudget());
+        return start(name, options.newBudget()).watchedAs(options); // [watchdog]
     }
 
     /** A started loop drawing on {@code budget}, which the loops of a group share. */
@@ -204,7 +208,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     public static EventLoop open(LoopOptions options) {
         EventLoop loop = create("selectloop-" + Thread.currentThread().getName(), false, options.newBudget());
         loop.thread = Thread.currentThread();
-        return loop;
+        return loop.watchedAs(options); // [watchdog]
     }
 
     private static EventLoop create(String name, boolean ownThread, MemoryBudget budget) {
@@ -370,6 +374,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         RUNNING.set(this);
         try {
             iterations++;
+            counters.iterationStarted(ownThread); // [metrics]
             moveIncomingTimers();
             ArrayList<Runnable> dueAfterSelect = waitingForNextSelect;
             waitingForNextSelect = waitingForThisSelect;
@@ -384,6 +389,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             if (state.get() != OPEN) {
                 advanceShutdown();
             }
+            counters.iterationEnded(ownThread, timers.size()); // [metrics] publishes this iteration's counts
         } catch (Throwable t) {
             // User callbacks are guarded one by one, so only a failure of the loop itself
             // gets here, or a fatal error (OutOfMemoryError) from anywhere: carrying on
@@ -420,10 +426,12 @@ public final class EventLoop implements Executor, AutoCloseable {
                 if (!tasks.isEmpty() || !incomingTimers.isEmpty()) {
                     selector.selectNow(dispatcher);
                 } else {
+                    counters.selecting(System.nanoTime()); // [metrics] asleep from here: idle, not busy
                     selector.select(dispatcher, timeout == NO_DEADLINE ? 0 : toMillisRoundedUp(timeout));
                 }
             } finally {
                 nextWakeupNanos.set(AWAKE);
+                counters.wokeIfSleeping(); // [metrics]
             }
             consecutiveSelectFailures = 0;
         } catch (IOException e) {
@@ -465,6 +473,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         } catch (java.nio.channels.CancelledKeyException e) {
             return; // closed by an earlier handler in this same pass
         }
+        counters.wokeIfSleeping(); // [metrics] keys are dispatched from inside select
         try {
             registration.handlerUnchecked().ready(registration, readyOps);
         } catch (Throwable t) {
@@ -472,6 +481,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             log.warn("I/O handler for {} threw; closing that channel", registration.channel(), t);
             closeAfterFailure(registration, t);
         }
+        counters.callbackEnded(System.nanoTime()); // [metrics]
     }
 
     /**
@@ -653,6 +663,7 @@ public final class EventLoop implements Executor, AutoCloseable {
         while ((task = tasks.poll()) != null) {
             pendingTasks.decrementAndGet();
             runSafely(task, "task");
+            counters.taskRan(); // [metrics]
             if ((++ran & 31) == 0 && System.nanoTime() - start > TASK_BUDGET_NANOS) {
                 return; // the rest run next iteration, after I/O had its turn
             }
@@ -666,6 +677,7 @@ public final class EventLoop implements Executor, AutoCloseable {
             rethrowIfFatal(t);
             log.warn("event loop {}: {} {} threw; the loop goes on", name, what, r, t);
         }
+        counters.callbackEnded(System.nanoTime()); // [metrics]
     }
 
     // ------------------------------------------------------------------ timers
@@ -789,9 +801,11 @@ public final class EventLoop implements Executor, AutoCloseable {
             if (next.periodNanos == 0) {
                 if (next.markFired()) {
                     runSafely(next.task, "timer");
+                    counters.timerFired(); // [metrics]
                 }
             } else if (!next.isCancelled()) {
                 runSafely(next.task, "timer");
+                counters.timerFired(); // [metrics]
                 rescheduleFixedRate(next);
             }
             if ((++ran & 31) == 0 && System.nanoTime() - started > TASK_BUDGET_NANOS) {
@@ -1115,6 +1129,71 @@ public final class EventLoop implements Executor, AutoCloseable {
                 // nothing more to do: go on closing
             }
         }
+    }
+
+    // ------------------------------------------------------------------ operability: metrics, watchdog, offload
+
+    /**
+     * A snapshot of this loop's counters: connections, bytes, tasks, timers, how busy it is,
+     * its longest callback, its pool and budget. Any thread; the values are at most one
+     * iteration old (see {@link LoopMetrics}). Cheap enough to call once a second: it
+     * allocates the snapshot and reads a few dozen fields.
+     */
+    public LoopMetrics metrics() {
+        counters.awaitPublished();
+        long now = System.nanoTime();
+        return new LoopMetrics(name, iterations, counters.busyNanos(now), counters.idleNanos(now),
+                LoopCounters.threadCpuNanos(thread), counters.busyRatio(now), counters.longestCallbackNanos(), counters.callbacks(),
+                counters.blockedIncidents, Math.max(0, pendingTasks.get()), counters.tasksRun(),
+                counters.timersPending(), counters.timersFired(), StreamMetrics.sum(counters.streams),
+                counters.datagramsReceived(), counters.datagramsSent(), counters.datagramsDropped.get(),
+                pool.inUse(), pool.directChunks(), budget.used(), budget.limit());
+    }
+
+    /** Puts this loop under the blocked-loop watchdog, unless the options turn it off. */
+    EventLoop watchedAs(LoopOptions options) {
+        if (!options.blockedThreshold().isZero()) {
+            LoopWatchdog.watch(this, options.blockedThreshold().toNanos());
+        }
+        return this;
+    }
+
+    /** The loop's thread (the application's, for a loop from {@link #open()}), for the watchdog's stack traces. */
+    Thread thread() {
+        return thread;
+    }
+
+    /** True while a thread is running this loop's iterations (always, for a started loop until it ends). */
+    boolean isRunning() {
+        return running.get();
+    }
+
+    /**
+     * Runs blocking {@code work} on {@code executor} and hands its result back to this
+     * loop, as asyncio's {@code run_in_executor}: the returned future completes on the loop
+     * thread, so stages chained to it on the loop thread (a handler's {@code thenAccept},
+     * {@code whenComplete}) run on the loop thread too, and may use the handler's plain
+     * fields and write to its connection. The {@code *Async} stages without an executor run
+     * on the loop as well. A connection that closed meanwhile may still be written to: the
+     * write is dropped and counted ({@link StreamMetrics#droppedWrites()}).
+     *
+     * <p>What can go wrong is reported through the future, never thrown here: the work's
+     * own exception (as the future's cause); a {@link RejectedExecutionException} when the
+     * executor refuses the work (a full {@link WorkerPool}, a shut-down executor); a
+     * {@link java.util.concurrent.CancellationException} if the future was cancelled (the
+     * work is not started if it had not begun; work already running is not interrupted,
+     * and its result is discarded). If this loop terminates before the result is back, the
+     * future fails with a {@link RejectedExecutionException} saying so, completed on the
+     * worker's thread since the loop is gone.
+     *
+     * <p>Any thread. Bound what you hand out: a {@link WorkerPool} refuses work past its
+     * queue, and a handler can pause reading while its requests wait (see the README).
+     *
+     * @param work     runs on one of {@code executor}'s threads
+     * @param executor where to run it; a {@link WorkerPool} gives a bounded queue
+     */
+    public <T> CompletableFuture<T> offload(java.util.concurrent.Callable<T> work, Executor executor) {
+        return LoopFuture.offload(this, work, executor);
     }
 
     @Override

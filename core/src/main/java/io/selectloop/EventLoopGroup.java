@@ -62,7 +62,7 @@ public final class EventLoopGroup implements AutoCloseable, Iterable<EventLoop> 
         List<EventLoop> started = new ArrayList<>(n);
         try {
             for (int i = 0; i < n; i++) {
-                started.add(EventLoop.start(namePrefix + "-" + i, budget));
+                started.add(EventLoop.start(namePrefix + "-" + i, budget).watchedAs(options)); // [watchdog]
             }
         } catch (RuntimeException | Error e) {
             // A half-started group would leave non-daemon threads behind with nobody to stop them.

@@ -17,7 +17,10 @@ import java.nio.ByteBuffer;
 @FunctionalInterface
 public interface Handler {
 
-    /** The connection is established and registered. */
+    /**
+     * The connection is established and registered; for TLS, the handshake is done too,
+     * and {@link Connection#tls()} says what it negotiated.
+     */
     default void onOpen(Connection c) throws Exception {
     }
 
@@ -56,7 +59,9 @@ public interface Handler {
     }
 
     /**
-     * The connection is closed; called exactly once, last.
+     * The connection is closed; called exactly once, last. A TLS connection whose
+     * handshake failed is closed without {@link #onOpen} having run, with the
+     * {@link javax.net.ssl.SSLException} as the cause.
      *
      * @param cause null for an orderly close (either side closed normally, or
      *     {@link Connection#abort()}); otherwise what closed it: an I/O error such as a

@@ -16,10 +16,12 @@ public final class LoopOptions {
 
     private final long memoryBudget;
     private final Duration memoryPressureTimeout;
+    private final Duration blockedThreshold; // [watchdog]
 
     private LoopOptions(Builder b) {
         memoryBudget = b.memoryBudget;
         memoryPressureTimeout = b.memoryPressureTimeout;
+        blockedThreshold = b.blockedThreshold; // [watchdog]
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -41,6 +43,11 @@ public final class LoopOptions {
         return memoryPressureTimeout;
     }
 
+    /** How long one callback may run before the watchdog reports the loop as blocked; zero: not watched. */
+    public Duration blockedThreshold() {
+        return blockedThreshold;
+    }
+
     MemoryBudget newBudget() {
         return new MemoryBudget(memoryBudget > 0 ? memoryBudget : MemoryBudget.defaultLimit(), memoryPressureTimeout);
     }
@@ -48,13 +55,14 @@ public final class LoopOptions {
     @Override
     public String toString() {
         return "LoopOptions[memoryBudget=" + (memoryBudget > 0 ? memoryBudget : "default")
-                + ", memoryPressureTimeout=" + memoryPressureTimeout + "]";
+                + ", memoryPressureTimeout=" + memoryPressureTimeout + ", blockedThreshold=" + blockedThreshold + "]";
     }
 
     /** Builds {@link LoopOptions}. Not thread-safe; build on one thread. */
     public static final class Builder {
         private long memoryBudget;
         private Duration memoryPressureTimeout = Duration.ofSeconds(10);
+        private Duration blockedThreshold = Duration.ofMillis(100); // [watchdog]
 
         private Builder() {
         }
@@ -84,6 +92,22 @@ public final class LoopOptions {
                 throw new IllegalArgumentException("memoryPressureTimeout must be positive, was " + timeout);
             }
             memoryPressureTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * The blocked-loop watchdog: a callback (a handler, a task, a timer) that runs longer
+         * than this stalls every other connection of the loop, so it is logged once, at WARN,
+         * with the loop thread's stack at that moment and how long the callback had been
+         * running, and counted ({@link LoopMetrics#blockedIncidents()}). One daemon thread
+         * watches every loop. Default 100 ms; {@link Duration#ZERO} turns it off for these
+         * loops.
+         */
+        public Builder blockedThreshold(Duration threshold) {
+            if (threshold == null || threshold.isNegative()) {
+                throw new IllegalArgumentException("blockedThreshold must be zero (off) or positive, was " + threshold);
+            }
+            blockedThreshold = threshold;
             return this;
         }
 

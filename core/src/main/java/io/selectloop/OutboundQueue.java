@@ -143,6 +143,75 @@ final class OutboundQueue {
         return total;
     }
 
+    // ---------------------------------------------------------------- TLS (issue 10)
+    // The engine, not the socket, takes the plaintext: TlsSession peeks at the head,
+    // wraps what it can, and reports how much was taken.
+
+    /** The readable chunks at the head (stopping at a file region), at most {@code gather.length}; how many. */
+    int peekChunks(ByteBuffer[] gather) {
+        int count = 0;
+        if (items != null) {
+            for (Object o : items) {
+                if (!(o instanceof BufferPool.Chunk) || count == gather.length) {
+                    break;
+                }
+                gather[count++] = ((BufferPool.Chunk) o).drain;
+            }
+        }
+        return count;
+    }
+
+    /**
+     * Reads the file region at the head into {@code dst} (from its position on, without
+     * moving it: {@link #consumed} does).
+     *
+     * @return the bytes read, or -1 if the head is not a file region
+     * @throws EOFException if the file ended before the promised count
+     */
+    int readFileHead(ByteBuffer dst) throws IOException {
+        Object head = items == null ? null : items.peekFirst();
+        if (!(head instanceof FileRegion)) {
+            return -1;
+        }
+        FileRegion region = (FileRegion) head;
+        if (dst.remaining() > region.remaining) {
+            dst.limit(dst.position() + (int) region.remaining);
+        }
+        int n = region.file.read(dst, region.position);
+        if (n <= 0) {
+            throw new EOFException("sendFile: the file ended at " + region.position + " with "
+                    + region.remaining + " bytes still to send");
+        }
+        return n;
+    }
+
+    /** {@code n} bytes at the head went into the engine: account for them and give back drained chunks. */
+    void consumed(long n) {
+        bufferedBytesOrRegion(n);
+        pendingBytes -= n;
+        while (!isEmpty()) {
+            Object head = items.peekFirst();
+            if (head instanceof BufferPool.Chunk && ((BufferPool.Chunk) head).readable() == 0) {
+                pool.give((BufferPool.Chunk) items.pollFirst(), memory);
+            } else if (head instanceof FileRegion && ((FileRegion) head).remaining == 0) {
+                items.pollFirst();
+            } else {
+                break;
+            }
+        }
+    }
+
+    private void bufferedBytesOrRegion(long n) {
+        Object head = items.peekFirst();
+        if (head instanceof FileRegion) {
+            FileRegion region = (FileRegion) head;
+            region.position += n;
+            region.remaining -= n;
+        } else {
+            bufferedBytes -= n;
+        }
+    }
+
     /** Drops everything queued and gives the chunks back. */
     void release() {
         if (items != null) {

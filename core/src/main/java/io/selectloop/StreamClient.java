@@ -38,6 +38,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Order of events.</b> As with asyncio, where {@code connection_made} runs before
  * the code awaiting {@code create_connection} resumes: once connected, the handler's
  * {@link Handler#onOpen} runs first, then the future completes, both on the loop thread.
+ * With {@link StreamOptions#tls()} set, both wait for the TLS handshake, and a failed
+ * handshake fails the future with its {@link javax.net.ssl.SSLException}.
  * So stages chained on the future without an executor also run on the loop thread
  * (they must not block), and data that arrives later goes to {@code onData} as usual.
  * If {@code onOpen} closed the connection or threw (then {@code onClose} received the
@@ -89,6 +91,7 @@ public final class StreamClient {
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("connect timeout must be positive, was " + timeout);
         }
+        TlsOptions.check(options, true); // TLS (issue 10)
         Attempt attempt = new Attempt(loop, address, options, handler, timeout);
         if (address instanceof InetSocketAddress && ((InetSocketAddress) address).isUnresolved()) {
             attempt.future.completeExceptionally(new UnresolvedAddressException());
@@ -208,10 +211,23 @@ public final class StreamClient {
             // register() takes over the key this attempt registered: NIO cannot register a
             // channel again with a selector until the select after its key was cancelled,
             // but registering a channel whose key is still valid just re-attaches that key.
+            // The future completes once onOpen has run: at once for a plain connection,
+            // after the handshake for TLS (issue 10), whose failure fails the future.
+            connection.whenOpened(new StreamConnection.OpenListener() {
+                @Override
+                public void opened(StreamConnection c) {
+                    if (!future.complete(c)) {
+                        c.close(); // the caller cancelled while onOpen ran: nobody will use it
+                    }
+                }
+
+                @Override
+                public void closedBeforeOpen(StreamConnection c, Throwable cause) {
+                    future.completeExceptionally(cause != null ? cause
+                            : new java.io.IOException("connection to " + address + " closed before it was opened"));
+                }
+            });
             connection.register();
-            if (!future.complete(connection)) {
-                connection.close(); // the caller cancelled while onOpen ran: nobody will use it
-            }
         }
 
         private void timedOut() {

@@ -14,6 +14,8 @@ import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
@@ -38,6 +40,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private static final LogLimiter peerErrorLog = new LogLimiter(log, Level.INFO);
     private static final LogLimiter limitLog = new LogLimiter(log, Level.WARN);
     private static final LogLimiter idleLog = new LogLimiter(log, Level.INFO);
+    private static final LogLimiter tlsErrorLog = new LogLimiter(log, Level.INFO);
 
     /** Direct buffers at least this big skip the copy when nothing is queued ahead of them. */
     static final int DIRECT_WRITE_THRESHOLD = BufferPool.CHUNK_SIZE;
@@ -52,6 +55,8 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private static final int OPEN = 0, CLOSING = 1, CLOSED = 2;
     /** Why reading is off, as bits: any one keeps it off. */
     private static final int PAUSED_BY_USER = 1, PAUSED_BY_BACK_PRESSURE = 2, PAUSED_BY_MEMORY = 4;
+    /** TLS (issue 10): an SSLEngine delegated task is running; nothing is read until it is done. */
+    private static final int PAUSED_FOR_TLS_TASK = 8;
     private static final int OUTPUT_OPEN = 0, OUTPUT_SHUTDOWN_REQUESTED = 1, OUTPUT_SHUT = 2;
 
     private final EventLoop loop;
@@ -60,8 +65,8 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     private final Handler handler;
     private final ConnectionListener listener;
     private final boolean tcp;
-    private final SocketAddress remoteAddress;
-    private final SocketAddress localAddress;
+    private volatile SocketAddress remoteAddress; // volatile, not final: a PROXY header replaces it before onOpen
+    private volatile SocketAddress localAddress;
     private final MemoryAccount memory;
     private final OutboundQueue output;
     private final ConnectionDeadlines deadlines;
@@ -102,6 +107,23 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
     /** The cause onClose reports when a graceful close, begun because of an error, completes. */
     private Throwable closeCause;
     private volatile Object attachment;
+    /** [metrics] Where this connection counts: its server's block on this loop, or the loop's clients'. */
+    StreamCounters counters;
+    /** [metrics] The close's category when the cause alone does not say it (a handler threw, say). */
+    private CloseCause closeKind;
+
+    // ---- TLS (issue 10): null for a plain connection; see TlsSession.
+    private final TlsSession tls;
+    /** onOpen has run: at once for a plain connection, after the handshake for TLS. */
+    private boolean opened;
+    private OpenListener openListener;
+
+    /** Told when the handler is opened, or that the connection closed before (a failed TLS handshake). */
+    interface OpenListener {
+        void opened(StreamConnection c);
+
+        void closedBeforeOpen(StreamConnection c, Throwable cause);
+    }
 
     /** Hooks for the server that accepted this connection (counting, limits). */
     interface ConnectionListener {
@@ -121,6 +143,23 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         this.memory = new MemoryAccount(loop.memoryBudget());
         this.output = new OutboundQueue(loop.pool, memory);
         this.deadlines = new ConnectionDeadlines(loop, options, this);
+        TlsOptions tlsOptions = options.tls();
+        this.tls = tlsOptions == null ? null : new TlsSession(this, loop, channel,
+                tlsOptions.newEngine(peerHost(), peerPort()), tlsOptions.taskExecutor(), memory);
+        this.counters = loop.counters.clientStreams; // [metrics] a server puts its own block here
+    }
+
+    private String peerHost() {
+        return remoteAddress instanceof InetSocketAddress ? ((InetSocketAddress) remoteAddress).getHostString() : null;
+    }
+
+    private int peerPort() {
+        return remoteAddress instanceof InetSocketAddress ? ((InetSocketAddress) remoteAddress).getPort() : -1;
+    }
+
+    /** Set before {@link #register()}; the client's future hangs on it. Loop thread only. */
+    void whenOpened(OpenListener listener) {
+        openListener = listener;
     }
 
     private SocketAddress addressOrNull(boolean remote) {
@@ -142,15 +181,37 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             if (listener != null) {
                 listener.connectionClosed(this);
             }
+            if (openListener != null) {
+                openListener.closedBeforeOpen(this, e);
+            }
             return;
         }
         memory.budget.connectionOpened();
+        counters.opened(); // [metrics]
         updateInterest();
+        if (tls != null && proxyBeforeTls != null) {
+            try {
+                proxyBeforeTls.onOpen(this); // the header's deadline; TLS starts when the header is in
+            } catch (Exception e) {
+                handlerFailed("onOpen", e); // the stage only schedules a timer: not expected
+            }
+        } else if (tls != null) {
+            startTls();
+        } else {
+            open();
+        }
+    }
+
+    private void open() {
+        opened = true;
         deadlines.start();
         try {
             handler.onOpen(this);
         } catch (Throwable t) {
             handlerFailed("onOpen", t);
+        }
+        if (openListener != null) {
+            openListener.opened(this);
         }
     }
 
@@ -199,23 +260,38 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                 return;
             }
             if (n > 0) {
+                counters.read(n); // [metrics]
                 if (deadlines.idleTracking) {
                     deadlines.read(System.nanoTime());
                 }
                 // A view of exactly this read: the rest of the shared buffer may hold
                 // bytes another peer sent, which this handler must never reach.
                 ByteBuffer data = buffer.slice(0, n);
-                try {
-                    handler.onData(this, data);
-                } catch (Throwable t) {
-                    handlerFailed("onData", t);
-                    return;
+                if (tls != null) {
+                    // TLS (issue 10): ciphertext; the session hands the plaintext to deliverPlaintext.
+                    if (!(proxyBeforeTls != null ? proxyStageReceived(data) : tls.received(data))) {
+                        return;
+                    }
+                } else {
+                    try {
+                        handler.onData(this, data);
+                    } catch (Throwable t) {
+                        handlerFailed("onData", t);
+                        return;
+                    }
                 }
                 forgetOverFairShareOnProgress();
                 if (n < room) {
                     return; // a short read: the socket is drained, skip the read that would return 0
                 }
             } else if (n < 0) {
+                if (proxyBeforeTls != null && !tlsStarted) {
+                    proxyStageEnded();
+                    return;
+                }
+                if (tls != null && tlsEndOfStream()) {
+                    return;
+                }
                 endOfInput();
                 return;
             } else {
@@ -379,6 +455,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
      */
     private boolean admitForeignWrite(int length) {
         if (state == CLOSED) {
+            counters.droppedForeignWrite(length); // [metrics]
             return false;
         }
         long transit = IN_TRANSIT.addAndGet(this, length);
@@ -444,15 +521,19 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         if (state != OPEN || outputState != OUTPUT_OPEN) {
+            counters.droppedWrite(length); // [metrics]
             discard(single, many);
             return;
         }
         // Direct buffers only: for a heap buffer the JDK would copy it into a temporary
         // direct buffer of the same size and keep that cached for the thread's life,
         // outside every limit. Copying it into pooled chunks costs the same one copy.
-        if (length >= DIRECT_WRITE_THRESHOLD && output.isEmpty() && allDirect(single, many)) {
+        if (tls == null && length >= DIRECT_WRITE_THRESHOLD && output.isEmpty() && allDirect(single, many)) {
             try {
                 long written = single != null ? channel.write(single) : channel.write(many);
+                if (written > 0) {
+                    counters.wrote(written); // [metrics]
+                }
                 if (written > 0 && deadlines.idleTracking) {
                     deadlines.wrote(System.nanoTime());
                 }
@@ -607,15 +688,18 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         }
         long written;
         try {
-            written = output.writeTo(channel, loop.gatherScratch);
+            written = tls == null ? output.writeTo(channel, loop.gatherScratch) : tls.flush(output);
         } catch (IOException e) {
             ioFailed(e);
             return;
         }
+        if (written > 0) {
+            counters.wrote(written); // [metrics]
+        }
         if (written > 0 && deadlines.wantsWriteTimes(outputBlocked)) {
             deadlines.wrote(System.nanoTime());
         }
-        boolean drained = output.isEmpty();
+        boolean drained = nothingQueued();
         if (drained == outputBlocked) {
             outputBlocked = !drained;
             if (outputBlocked) {
@@ -626,13 +710,17 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         writableAgainIfDrained();
         // Asked again, not taken from above: onWritabilityChanged(true) may just have
         // written more (and then closed), and those bytes must go out first.
-        if (state != CLOSED && output.isEmpty()) {
+        if (state != CLOSED && nothingQueued()) {
             outputDrained();
         }
     }
 
     /** The queue just emptied: finish whatever was waiting on that. */
     private void outputDrained() {
+        if (tls != null && (state == CLOSING || outputState == OUTPUT_SHUTDOWN_REQUESTED) && tls.queueCloseNotify()) {
+            flushOnLoop(); // TLS (issue 10): close_notify goes out before the FIN or the close
+            return;
+        }
         if (state == CLOSING) {
             doClose(closeCause);
         } else if (outputState == OUTPUT_SHUTDOWN_REQUESTED) {
@@ -710,10 +798,14 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         idleLog.log("{}: {} idle timeout", this, kind);
+        closeKind = CloseCause.IDLE; // [metrics] if onIdle closes, idleness is why
         try {
             handler.onIdle(this, kind);
         } catch (Throwable t) {
             handlerFailed("onIdle", t);
+        }
+        if (state == OPEN) {
+            closeKind = null; // [metrics] kept open: a later close has its own reason
         }
     }
 
@@ -742,7 +834,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                 return;
             }
             outputState = OUTPUT_SHUTDOWN_REQUESTED;
-            if (output.isEmpty()) {
+            if (nothingQueued()) {
                 outputDrained();
             }
         });
@@ -759,7 +851,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         }
         state = CLOSING;
         updateInterest();
-        if (output.isEmpty()) {
+        if (tls == null && output.isEmpty()) { // TLS (issue 10): close_notify first, through the flush
             doClose(closeCause);
             return;
         }
@@ -794,6 +886,10 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
 
     /** A socket error: routine on the internet (resets, broken pipes), so debug level. */
     private void ioFailed(IOException e) {
+        if (e instanceof SSLException) {
+            tlsFailed((SSLException) e); // TLS (issue 10): a wrap failed
+            return;
+        }
         if (state != CLOSED) {
             log.debug("{}: {}", this, e.toString());
             doClose(e);
@@ -816,6 +912,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             return;
         }
         handlerErrorLog.log("{}: handler {} threw; closing this connection", this, callback, t);
+        closeKind = CloseCause.HANDLER; // [metrics]
         doClose(t);
     }
 
@@ -828,6 +925,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         EventLoop.rethrowIfFatal(t);
         if (state != CLOSED) {
             log.error("{}: unexpected failure; closing this connection", this, t);
+            closeKind = CloseCause.INTERNAL; // [metrics]
             doClose(t);
         }
     }
@@ -856,11 +954,21 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (registration != null) {
             registration.cancel();
             memory.budget.connectionClosed();
+            counters.closed(closeKind != null ? closeKind : CloseCause.of(cause, inputEnded)); // [metrics]
         }
         closeChannelQuietly();
         output.release();
+        if (tls != null) {
+            tls.release();
+        }
         if (listener != null) {
             listener.connectionClosed(this);
+        }
+        if (!opened && openListener != null) {
+            openListener.closedBeforeOpen(this, cause);
+        }
+        if (proxyBeforeTls != null) {
+            proxyBeforeTls.onClose(this, cause); // gives back a held partial header, stops its deadline
         }
         try {
             handler.onClose(this, cause);
@@ -868,6 +976,100 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
             EventLoop.rethrowIfFatal(t);
             log.warn("{}: handler onClose threw", this, t);
         }
+    }
+
+    // ------------------------------------------------------------------ TLS (issue 10)
+    // Hooks for TlsSession, which sits between the socket and the paths above.
+
+    /** Output and TLS output both empty. */
+    private boolean nothingQueued() {
+        return output.isEmpty() && (tls == null || tls.cipherDrained());
+    }
+
+    private void startTls() {
+        deadlines.handshaking(System.nanoTime(), options.tls().handshakeTimeoutNanos());
+        try {
+            tls.begin();
+        } catch (SSLException e) {
+            tlsFailed(e);
+            return;
+        }
+        flushOnLoop(); // a client's hello
+    }
+
+    /** The handshake is done: now the handler hears of the connection. */
+    void tlsHandshakeFinished() {
+        if (state == CLOSED) {
+            return;
+        }
+        deadlines.handshakeDone();
+        open();
+    }
+
+    /** Whether plaintext may still be delivered: nothing is after close(), or after the input ended. */
+    boolean acceptsInput() {
+        return state == OPEN && !inputEnded;
+    }
+
+    void deliverPlaintext(ByteBuffer data) {
+        try {
+            handler.onData(this, data);
+        } catch (Throwable t) {
+            handlerFailed("onData", t);
+        }
+    }
+
+    /** The peer's close_notify: its output ended, as a FIN ends a plain connection's. */
+    void tlsInputEnded() {
+        endOfInput();
+    }
+
+    void tlsTaskRunning(boolean running) {
+        if (running) {
+            readPauses |= PAUSED_FOR_TLS_TASK;
+        } else {
+            readPauses &= ~PAUSED_FOR_TLS_TASK;
+        }
+        updateInterest();
+    }
+
+    void tlsFlushNow() {
+        flushOnLoop();
+    }
+
+    void tlsWantsFlush() {
+        deferFlush();
+    }
+
+    /** @return true if the end of the stream was a TLS error, and the connection is closed */
+    private boolean tlsEndOfStream() {
+        SSLException e = tls.endOfStream();
+        if (e == null) {
+            return false;
+        }
+        tlsFailed(e);
+        return true;
+    }
+
+    /** The peer broke TLS, or its certificate was refused: its fault, so one line at INFO, rate-limited. */
+    void tlsFailed(SSLException e) {
+        if (state == CLOSED) {
+            return;
+        }
+        tlsErrorLog.log("{}: TLS: {}; closing this connection", this, e.getMessage());
+        tls.sendAlertQuietly();
+        doClose(e);
+    }
+
+    @Override
+    public void handshakeTimedOut(long timeoutNanos) {
+        tlsFailed(new SSLHandshakeException("TLS handshake not finished within " + seconds(timeoutNanos)
+                + " (handshakeTimeout)"));
+    }
+
+    @Override
+    public TlsInfo tls() {
+        return tls == null ? null : tls.info();
     }
 
     private void closeChannelQuietly() {
@@ -897,6 +1099,9 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
 
     @Override
     public void beginGracefulClose() {
+        if (state == OPEN && closeKind == null) {
+            closeKind = CloseCause.SHUTDOWN; // [metrics]
+        }
         closeOnLoop();
     }
 
@@ -906,12 +1111,99 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
         if (cause == null && unsent > 0) {
             cause = new IOException("closed by event loop shutdown with " + unsent + " bytes of output unsent");
         }
+        if (closeKind == null) {
+            closeKind = CloseCause.SHUTDOWN; // [metrics]
+        }
         doClose(cause);
     }
 
     @Override
     public boolean isClosed() {
         return state == CLOSED;
+    }
+
+    // ------------------------------------------------------------------ PROXY protocol hooks (ProxyHeaderStage)
+
+    private volatile ProxyHeader proxyHeader;
+
+    /** The header arrived, before the application's onOpen: its addresses become this connection's. Loop thread only. */
+    void proxyHeaderReceived(ProxyHeader header) {
+        proxyHeader = header;
+        if (header.hasAddresses()) {
+            remoteAddress = header.sourceAddress();
+            localAddress = header.destinationAddress();
+        }
+    }
+
+    /** A bad, missing or slow header: the peer's fault, logged once (rate-limited), this connection closed. Loop thread only. */
+    void proxyHeaderFailed(ProxyProtocolException cause) {
+        if (state != OPEN) {
+            return;
+        }
+        peerErrorLog.log("{}: {}; closing this connection", this, cause.getMessage());
+        closeCause = cause;
+        inputEnded = true;
+        closeOnLoop();
+    }
+
+    /** The application's onOpen, run late by the PROXY stage, threw. Loop thread only. */
+    void preOpenHandlerFailed(Throwable t) {
+        handlerFailed("onOpen", t);
+    }
+
+    @Override
+    public ProxyHeader proxyHeader() {
+        return proxyHeader;
+    }
+
+    // A PROXY header comes before everything else on the wire, TLS records included (HAProxy
+    // passing TLS through with send-proxy). Without TLS the header stage wraps the handler
+    // (StreamServer); with TLS it has to sit below the engine instead, reading raw bytes,
+    // and what it opens is the TLS session, whose handshake then opens the handler.
+
+    /** The header stage that opens the TLS session; null unless both are on. Loop thread only. */
+    private Handler proxyBeforeTls;
+    private boolean tlsStarted;
+    private boolean proxyStageGoOn;
+
+    /** Called by the server before {@link #register()} for a TLS server expecting PROXY headers. */
+    void readProxyHeaderBeforeTls() {
+        proxyBeforeTls = ProxyHeaderStage.wrap(new Handler() {
+            @Override
+            public void onOpen(Connection c) {
+                tlsStarted = true;
+                startTls();
+            }
+
+            @Override
+            public void onData(Connection c, ByteBuffer afterHeader) {
+                proxyStageGoOn = tls.received(afterHeader);
+            }
+        }, options);
+    }
+
+    /** Raw bytes through the header stage: what {@link TlsSession#received} answers, once past the header. */
+    private boolean proxyStageReceived(ByteBuffer data) {
+        proxyStageGoOn = state == OPEN;
+        try {
+            proxyBeforeTls.onData(this, data);
+        } catch (Exception e) {
+            // Nothing in the stage or the TLS shim throws checked exceptions; keep the contract anyway.
+            handlerFailed("onData", e);
+            return false;
+        }
+        return proxyStageGoOn && state == OPEN;
+    }
+
+    /** The peer ended the stream inside the header: the stage closes with its cause. */
+    private void proxyStageEnded() {
+        inputEnded = true;
+        updateInterest();
+        try {
+            proxyBeforeTls.onEof(this);
+        } catch (Exception e) {
+            handlerFailed("onEof", e);
+        }
     }
 
     // ------------------------------------------------------------------ accessors

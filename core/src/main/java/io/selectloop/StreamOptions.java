@@ -21,6 +21,8 @@ public final class StreamOptions {
     static final Duration DEFAULT_WRITE_STALL = Duration.ofSeconds(60);
     /** A close that still trickles out after this long is serving a peer too slow to keep. */
     static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    /** go-proxyproto's default: HAProxy sends its header with the connection, so this is generous. */
+    static final Duration DEFAULT_PROXY_HEADER_TIMEOUT = Duration.ofSeconds(10);
     private static final StreamOptions DEFAULTS = builder().build();
 
     private final boolean tcpNoDelay;
@@ -43,6 +45,13 @@ public final class StreamOptions {
     private final long closeTimeoutNanos;
     private final OverLimit overLimit;
     private final byte[] overLimitMessage;
+    // TLS (issue 10): null for plain connections.
+    private final TlsOptions tls;
+    // -- scale-out options (issue 12): SO_REUSEPORT, group accepting, PROXY protocol
+    private final boolean reusePort;
+    private final GroupAccept groupAccept;
+    private final ProxyProtocol proxyProtocol;
+    private final long proxyHeaderTimeoutNanos;
 
     private StreamOptions(Builder b) {
         tcpNoDelay = b.tcpNoDelay;
@@ -65,6 +74,11 @@ public final class StreamOptions {
         closeTimeoutNanos = b.closeTimeoutNanos;
         overLimit = b.overLimit;
         overLimitMessage = b.overLimitMessage.clone();
+        tls = b.tls;
+        reusePort = b.reusePort;
+        groupAccept = b.groupAccept;
+        proxyProtocol = b.proxyProtocol;
+        proxyHeaderTimeoutNanos = b.proxyHeaderTimeoutNanos;
     }
 
     /** The defaults listed on each {@link Builder} method. */
@@ -87,7 +101,10 @@ public final class StreamOptions {
                 .readIdleTimeout(Duration.ofNanos(readIdleNanos)).writeIdleTimeout(Duration.ofNanos(writeIdleNanos))
                 .allIdleTimeout(Duration.ofNanos(allIdleNanos)).maxConnections(maxConnections)
                 .writeStallTimeout(Duration.ofNanos(writeStallNanos)).closeTimeout(Duration.ofNanos(closeTimeoutNanos))
-                .overLimit(overLimit).overLimitMessage(overLimitMessage);
+                .overLimit(overLimit).overLimitMessage(overLimitMessage)
+                .tls(tls)
+                .reusePort(reusePort).groupAccept(groupAccept).proxyProtocol(proxyProtocol)
+                .proxyHeaderTimeout(Duration.ofNanos(proxyHeaderTimeoutNanos));
     }
 
     public boolean tcpNoDelay() { return tcpNoDelay; }
@@ -117,6 +134,13 @@ public final class StreamOptions {
     public OverLimit overLimit() { return overLimit; }
     /** A copy; empty when none. */
     public byte[] overLimitMessage() { return overLimitMessage.clone(); }
+    /** The TLS settings; null for plain (unencrypted) connections. */
+    public TlsOptions tls() { return tls; }
+    public boolean reusePort() { return reusePort; }
+    public GroupAccept groupAccept() { return groupAccept; }
+    public ProxyProtocol proxyProtocol() { return proxyProtocol; }
+    public Duration proxyHeaderTimeout() { return Duration.ofNanos(proxyHeaderTimeoutNanos); }
+    long proxyHeaderTimeoutNanos() { return proxyHeaderTimeoutNanos; }
 
     long readIdleNanos() { return readIdleNanos; }
     long writeIdleNanos() { return writeIdleNanos; }
@@ -138,7 +162,10 @@ public final class StreamOptions {
                 + ", maxReadsPerWakeup=" + maxReadsPerWakeup + ", maxAcceptsPerWakeup=" + maxAcceptsPerWakeup
                 + ", idleTimeouts(read/write/all)=" + readIdleTimeout() + "/" + writeIdleTimeout() + "/" + allIdleTimeout()
                 + ", maxConnections=" + maxConnections + ", writeStallTimeout=" + writeStallTimeout()
-                + ", closeTimeout=" + closeTimeout() + ", overLimit=" + overLimit + "]";
+                + ", closeTimeout=" + closeTimeout() + ", overLimit=" + overLimit
+                + (tls != null ? ", tls=" + tls : "")
+                + ", reusePort=" + reusePort + ", groupAccept=" + groupAccept + ", proxyProtocol=" + proxyProtocol
+                + ", proxyHeaderTimeout=" + proxyHeaderTimeout() + "]";
     }
 
     /** Builds {@link StreamOptions}. Not thread-safe; build on one thread. */
@@ -163,8 +190,75 @@ public final class StreamOptions {
         private long closeTimeoutNanos = DEFAULT_CLOSE_TIMEOUT.toNanos();
         private OverLimit overLimit = OverLimit.WAIT;
         private byte[] overLimitMessage = new byte[0];
+        private TlsOptions tls;
+        private boolean reusePort;
+        private GroupAccept groupAccept = GroupAccept.HAND_OFF;
+        private ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
+        private long proxyHeaderTimeoutNanos = DEFAULT_PROXY_HEADER_TIMEOUT.toNanos();
 
         private Builder() {
+        }
+
+        /**
+         * Speak TLS on these connections ({@link TlsOptions#server} for a server,
+         * {@link TlsOptions#client} for a client); null, the default, for plain ones. The
+         * handler sees plaintext as without TLS, and {@link Handler#onOpen} runs once the
+         * handshake is done. {@link Connection#sendFile} still works, but its bytes pass
+         * through the engine: zero-copy is impossible under TLS.
+         */
+        public Builder tls(TlsOptions options) {
+            tls = options;
+            return this;
+        }
+
+        // -- scale-out options (issue 12) --------------------------------------------
+
+        /**
+         * SO_REUSEPORT on TCP servers: several sockets, in this process or others of the
+         * same user, may listen on one port, and the kernel spreads new connections over
+         * them (Linux hashes each connection's addresses and ports). Lets a new process
+         * start on the port before the old one stops (README, zero-downtime restart).
+         * Default false. Ignored for Unix domain sockets. Where the platform lacks the
+         * option, {@code bind} fails with {@link UnsupportedOperationException}.
+         */
+        public Builder reusePort(boolean on) {
+            reusePort = on;
+            return this;
+        }
+
+        /**
+         * How a server bound to an {@link EventLoopGroup} spreads connections over its
+         * loops; see {@link GroupAccept}. Default {@link GroupAccept#HAND_OFF}, which did
+         * somewhat better on connection churn when measured (bench/README.md, "Scale-out").
+         * Ignored for a server on a single loop.
+         */
+        public Builder groupAccept(GroupAccept mode) {
+            groupAccept = java.util.Objects.requireNonNull(mode, "mode");
+            return this;
+        }
+
+        /**
+         * Whether accepted connections start with a PROXY protocol header (v1 or v2, as
+         * HAProxy's {@code send-proxy} / {@code send-proxy-v2} sends it). Default
+         * {@link ProxyProtocol#OFF}. Servers only. See {@link ProxyProtocol}.
+         */
+        public Builder proxyProtocol(ProxyProtocol mode) {
+            proxyProtocol = java.util.Objects.requireNonNull(mode, "mode");
+            return this;
+        }
+
+        /**
+         * How long an accepted connection may take to deliver its whole PROXY header before
+         * it is closed with a {@link ProxyProtocolException}; meanwhile the handler has not
+         * been opened. Default 10 s; must be positive (every wait has a deadline).
+         */
+        public Builder proxyHeaderTimeout(Duration timeout) {
+            long nanos = timeoutNanos(timeout, "proxyHeaderTimeout");
+            if (nanos == 0) {
+                throw new IllegalArgumentException("proxyHeaderTimeout must be positive: a header wait needs a deadline");
+            }
+            proxyHeaderTimeoutNanos = nanos;
+            return this;
         }
 
         /** TCP_NODELAY on accepted/connected TCP sockets. Default true. Ignored for Unix domain sockets. */
@@ -296,6 +390,7 @@ public final class StreamOptions {
         /**
          * Bytes written to a peer rejected over the limit before it is closed (such as
          * {@code busy\n}); at most 1,024 bytes, written once without waiting. Default none.
+         * Not sent to TLS peers, to whom plaintext would be garbage: they see the close only.
          */
         public Builder overLimitMessage(byte[] message) {
             if (message.length > 1024) {

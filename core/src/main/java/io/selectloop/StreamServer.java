@@ -12,6 +12,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -53,7 +54,8 @@ public final class StreamServer implements AutoCloseable {
     /** Identity of the socket file this server created (null for TCP). */
     private final Object unixFileKey;
     private final Acceptor acceptor = new Acceptor();
-    private final AtomicInteger liveConnections = new AtomicInteger();
+    /** Shared by the listeners of one server (GroupAccept.LISTENER_PER_LOOP): maxConnections counts across them. */
+    private final AtomicInteger liveConnections;
     private final AtomicLong acceptedConnections = new AtomicLong();
     private final AtomicLong rejectedConnections = new AtomicLong();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
@@ -67,10 +69,18 @@ public final class StreamServer implements AutoCloseable {
     private boolean backoffReported;
     private long backoffsSinceReport;
     private volatile long connectionLimitCount;
+    /** Every listener of this server, this one first: one, or one per loop of a group (set once, before use). */
+    private volatile List<StreamServer> listeners = List.of(this);
+
+    /** [metrics] This server's counters, one block per loop its connections live on. */
+    private final java.util.concurrent.ConcurrentHashMap<EventLoop, StreamCounters> counters =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private StreamServer(EventLoop loop, EventLoopGroup group, ServerSocketChannel channel, StreamOptions options,
-                         Supplier<? extends Handler> handlers, Path unixPath) throws IOException {
+                         Supplier<? extends Handler> handlers, Path unixPath, AtomicInteger liveConnections)
+            throws IOException {
         this.loop = loop;
+        this.liveConnections = liveConnections;
         this.group = group;
         this.channel = channel;
         this.options = options;
@@ -117,15 +127,65 @@ public final class StreamServer implements AutoCloseable {
     public static StreamServer bind(EventLoopGroup group, SocketAddress address, StreamOptions options,
                                     Supplier<? extends Handler> handlers) throws IOException {
         Objects.requireNonNull(group, "group");
+        // -- GroupAccept.LISTENER_PER_LOOP (issue 12)
+        if (group.size() > 1 && options != null && options.groupAccept() == GroupAccept.LISTENER_PER_LOOP
+                && address instanceof InetSocketAddress && ReusePort.supported()) {
+            return bindListenerPerLoop(group, (InetSocketAddress) address, options, handlers);
+        }
         return bind(group.next(), group, address, options, handlers);
     }
 
     private static StreamServer bind(EventLoop loop, EventLoopGroup group, SocketAddress address,
                                      StreamOptions options, Supplier<? extends Handler> handlers) throws IOException {
+        return bindListener(loop, group, address, options, handlers, options != null && options.reusePort(),
+                new AtomicInteger());
+    }
+
+    /**
+     * One listener per loop, all with SO_REUSEPORT on one port: the kernel spreads
+     * connections over them and each loop serves what it accepts, with no hand-off. The
+     * handler supplier is still called one connection at a time (serialized), as with one
+     * accepting loop, so it needs no locking.
+     */
+    private static StreamServer bindListenerPerLoop(EventLoopGroup group, InetSocketAddress address,
+            StreamOptions options, Supplier<? extends Handler> handlers) throws IOException {
+        Objects.requireNonNull(handlers, "handlers");
+        if (!options.reusePort() && address.getPort() != 0) {
+            ReusePort.requirePortFree(address, options.reuseAddress());
+        }
+        Supplier<Handler> serialized = () -> {
+            synchronized (handlers) {
+                return handlers.get();
+            }
+        };
+        AtomicInteger live = new AtomicInteger();
+        List<StreamServer> all = new java.util.ArrayList<>();
+        try {
+            SocketAddress at = address;
+            for (EventLoop each : group) {
+                StreamServer listener = bindListener(each, null, at, options, serialized, true, live);
+                all.add(listener);
+                at = listener.localAddress(); // port 0: the others join the port the first one got
+            }
+        } catch (IOException | RuntimeException e) {
+            all.forEach(StreamServer::close);
+            throw e;
+        }
+        List<StreamServer> set = List.copyOf(all);
+        for (StreamServer listener : set) {
+            listener.listeners = set;
+        }
+        return set.get(0);
+    }
+
+    private static StreamServer bindListener(EventLoop loop, EventLoopGroup group, SocketAddress address,
+            StreamOptions options, Supplier<? extends Handler> handlers, boolean reusePort, AtomicInteger live)
+            throws IOException {
         Objects.requireNonNull(loop, "loop");
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(handlers, "handlers");
+        TlsOptions.check(options, false); // TLS (issue 10)
         Path unixPath = null;
         ServerSocketChannel channel;
         if (address instanceof UnixDomainSocketAddress) {
@@ -140,6 +200,9 @@ public final class StreamServer implements AutoCloseable {
             channel.configureBlocking(false);
             if (unixPath == null) {
                 channel.setOption(StandardSocketOptions.SO_REUSEADDR, options.reuseAddress());
+                if (reusePort) {
+                    ReusePort.enable(channel);
+                }
             }
             if (options.receiveBufferSize() > 0) {
                 // Set on the listener so accepted sockets inherit it before the handshake
@@ -147,7 +210,7 @@ public final class StreamServer implements AutoCloseable {
                 channel.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
             }
             channel.bind(address, options.backlog());
-            server = new StreamServer(loop, group, channel, options, handlers, unixPath);
+            server = new StreamServer(loop, group, channel, options, handlers, unixPath, live);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -225,9 +288,25 @@ public final class StreamServer implements AutoCloseable {
         return liveConnections.get();
     }
 
-    /** Connections accepted since bind. */
+    /** Connections accepted since bind (by all of its listeners). */
     public long acceptedCount() {
-        return acceptedConnections.get();
+        long n = 0;
+        for (StreamServer listener : listeners) {
+            n += listener.acceptedConnections.get();
+        }
+        return n;
+    }
+
+    /**
+     * The server's listening sockets' loops: one, or with {@link GroupAccept#LISTENER_PER_LOOP}
+     * each loop of the group (each accepts its own connections). Any thread.
+     */
+    public List<EventLoop> acceptingLoops() {
+        List<EventLoop> loops = new java.util.ArrayList<>();
+        for (StreamServer listener : listeners) {
+            loops.add(listener.loop);
+        }
+        return loops;
     }
 
     /** True once {@link #close()} was called. */
@@ -244,6 +323,12 @@ public final class StreamServer implements AutoCloseable {
      */
     @Override
     public void close() {
+        for (StreamServer listener : listeners) {
+            listener.closeListener();
+        }
+    }
+
+    private void closeListener() {
         if (closed) {
             return;
         }
@@ -257,7 +342,11 @@ public final class StreamServer implements AutoCloseable {
 
     /** Completes when the listening socket is closed. */
     public CompletableFuture<Void> closeFuture() {
-        return closeFuture;
+        List<StreamServer> all = listeners;
+        if (all.size() == 1) {
+            return closeFuture;
+        }
+        return CompletableFuture.allOf(all.stream().map(l -> l.closeFuture).toArray(CompletableFuture[]::new));
     }
 
     private void closeChannel() {
@@ -395,10 +484,12 @@ public final class StreamServer implements AutoCloseable {
     /** Over the limit with {@link OverLimit#REJECT}: tell the peer, if there is a message, and close. */
     private void reject(SocketChannel accepted) {
         rejectedConnections.incrementAndGet();
+        countersOn(loop).rejected(); // [metrics]
         connectionLimitLog.log("{}: {} connections open, the maxConnections limit; rejecting new peers", this,
                 liveConnections.get());
         byte[] message = options.overLimitMessage();
-        if (message.length > 0) {
+        // TLS (issue 10): plaintext would be garbage to a TLS client; it sees the close only.
+        if (message.length > 0 && options.tls() == null) {
             try {
                 accepted.configureBlocking(false);
                 accepted.write(java.nio.ByteBuffer.wrap(message)); // a new socket's buffer takes 1 KiB at once
@@ -411,17 +502,23 @@ public final class StreamServer implements AutoCloseable {
 
     /** Peers rejected over the connection limit since bind ({@link OverLimit#REJECT}). Any thread. */
     public long rejectedCount() {
-        return rejectedConnections.get();
+        long n = 0;
+        for (StreamServer listener : listeners) {
+            n += listener.rejectedConnections.get();
+        }
+        return n;
     }
 
     /** A connection closed, on whichever loop it lives on. */
     private void connectionClosed() {
         liveConnections.decrementAndGet();
-        if (atConnectionLimit) {
-            try {
-                loop.runOrExecute(this::resumeBelowConnectionLimit);
-            } catch (RejectedExecutionException e) {
-                // the accepting loop is gone, and the listener with it
+        for (StreamServer listener : listeners) { // the server's other listeners count the same connections
+            if (listener.atConnectionLimit) {
+                try {
+                    listener.loop.runOrExecute(listener::resumeBelowConnectionLimit);
+                } catch (RejectedExecutionException e) {
+                    // the accepting loop is gone, and the listener with it
+                }
             }
         }
     }
@@ -441,7 +538,11 @@ public final class StreamServer implements AutoCloseable {
 
     /** Times accepting paused at maxConnections (tests). */
     long connectionLimitPauses() {
-        return connectionLimitCount;
+        long n = 0;
+        for (StreamServer listener : listeners) {
+            n += listener.connectionLimitCount;
+        }
+        return n;
     }
 
     static boolean isOutOfFileDescriptors(IOException e) {
@@ -472,10 +573,17 @@ public final class StreamServer implements AutoCloseable {
             closeQuietly(accepted);
             return;
         }
+        if (options.tls() == null) {
+            handler = ProxyHeaderStage.wrap(handler, options); // PROXY protocol hook: outermost
+        }
         liveConnections.incrementAndGet();
         EventLoop target = group == null ? loop : group.next();
         StreamConnection connection = new StreamConnection(target, accepted, options, handler,
                 c -> connectionClosed());
+        if (options.tls() != null && options.proxyProtocol() != ProxyProtocol.OFF) {
+            connection.readProxyHeaderBeforeTls(); // the header precedes the TLS records on the wire
+        }
+        connection.counters = countersOn(target); // [metrics]
         if (target == loop) {
             connection.register();
         } else {
@@ -504,6 +612,29 @@ public final class StreamServer implements AutoCloseable {
         } catch (IOException ignored) {
             // nothing more to do for a connection we never started
         }
+    }
+
+    // ------------------------------------------------------------------ metrics
+
+    /**
+     * A snapshot of this server's counters, summed over the loops its connections live on:
+     * connections open, accepted, rejected and closed by cause, bytes and reads/writes each
+     * way. Any thread; at most one loop iteration old (see {@link StreamMetrics}).
+     */
+    public StreamMetrics metrics() {
+        for (EventLoop l : counters.keySet()) {
+            l.counters.awaitPublished();
+        }
+        return StreamMetrics.sum(counters.values());
+    }
+
+    /** This server's counter block on {@code target}, made (and listed in that loop's totals) on first use. */
+    private StreamCounters countersOn(EventLoop target) {
+        return counters.computeIfAbsent(target, l -> {
+            StreamCounters block = new StreamCounters(true);
+            l.counters.streams.add(block);
+            return block;
+        });
     }
 
     @Override

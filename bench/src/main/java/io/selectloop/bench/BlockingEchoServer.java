@@ -22,6 +22,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The module is compiled for Java 17, so the virtual-thread factory is looked up
  * reflectively at run time; on a JDK below 21 the {@code virtual} implementation reports
  * itself unavailable.
+ *
+ * <p>{@code threads-tls} is the same server on a JDK {@link javax.net.ssl.SSLServerSocket}
+ * (blocking {@link javax.net.ssl.SSLSocket}s; each connection's thread does its handshake on
+ * its first read).
  */
 public final class BlockingEchoServer implements EchoServerImpl {
     /**
@@ -32,25 +36,37 @@ public final class BlockingEchoServer implements EchoServerImpl {
 
     private final String name;
     private final boolean virtual;
+    private final boolean tls;
 
-    private BlockingEchoServer(String name, boolean virtual) {
+    private BlockingEchoServer(String name, boolean virtual, boolean tls) {
         this.name = name;
         this.virtual = virtual;
+        this.tls = tls;
     }
 
     /** {@code threads}: one platform thread per connection. */
     public static BlockingEchoServer platformThreads() {
-        return new BlockingEchoServer("threads", false);
+        return new BlockingEchoServer("threads", false, false);
+    }
+
+    /** {@code threads-tls}: one platform thread per connection, blocking {@code SSLSocket}s. */
+    public static BlockingEchoServer platformThreadsTls() {
+        return new BlockingEchoServer("threads-tls", false, true);
     }
 
     /** {@code virtual}: one virtual thread per connection (JDK 21+). */
     public static BlockingEchoServer virtualThreads() {
-        return new BlockingEchoServer("virtual", true);
+        return new BlockingEchoServer("virtual", true, false);
     }
 
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public boolean tls() {
+        return tls;
     }
 
     @Override
@@ -67,9 +83,11 @@ public final class BlockingEchoServer implements EchoServerImpl {
     }
 
     @Override
-    public RunningServer start(InetSocketAddress address, ServerSettings settings) throws IOException {
+    public RunningServer start(InetSocketAddress address, ServerSettings settings) throws Exception {
         ThreadFactory connectionThreads = virtual ? virtualThreadFactory() : platformThreadFactory();
-        ServerSocket listener = new ServerSocket();
+        ServerSocket listener = tls
+                ? settings.tlsKeysOrSelfSigned().context().getServerSocketFactory().createServerSocket()
+                : new ServerSocket();
         listener.setReuseAddress(true);
         listener.bind(address, BACKLOG);
         Set<Socket> open = ConcurrentHashMap.newKeySet();

@@ -30,8 +30,13 @@ final class CompareCommand implements Callable<Integer> {
     static final List<String> SCENARIOS = List.of("throughput", "latency", "connections", "churn");
 
     @Option(names = "--impls", split = ",", paramLabel = "NAME[,NAME...]",
-            description = "Implementations (default: reactor,threads,virtual,netty-nio,netty-epoll).")
-    List<String> impls = new ArrayList<>(ServerImpls.BUILT_IN);
+            description = "Implementations (default: reactor,threads,virtual,netty-nio,netty-epoll; "
+                    + "with --tls: reactor-tls,threads-tls,netty-nio-tls).")
+    List<String> impls;
+
+    @Option(names = "--tls", description = "Run each impl's -tls variant (reactor → reactor-tls), with a key made "
+            + "once by keytool for all of them; the load generator speaks TLS to every server that listens on tls://.")
+    boolean tls;
 
     @Option(names = "--scenarios", split = ",", paramLabel = "NAME[,NAME...]",
             description = "throughput, latency, connections, churn (default: all four).")
@@ -81,24 +86,49 @@ final class CompareCommand implements Callable<Integer> {
     private final Map<String, String> unavailable = new LinkedHashMap<>();
     private final Map<String, String> failed = new LinkedHashMap<>();
     private List<String> serverCpuPrefix = List.of();
+    /** {@code --tls-keystore FILE} for the TLS servers: one key for all, so all do the same crypto. */
+    private List<String> tlsServerArgs = List.of();
     private int step;
     private int totalSteps;
 
     @Override
     public Integer call() throws Exception {
         System.setProperty("java.awt.headless", "true");
+        if (impls == null) {
+            impls = new ArrayList<>(tls ? ServerImpls.BUILT_IN_TLS : ServerImpls.BUILT_IN);
+        } else if (tls) {
+            impls = impls.stream().map(ServerImpls::tlsVariant).toList();
+        }
         validate();
         Files.createDirectories(out);
         describeEnvironment();
         totalSteps = impls.size() * rowsPerImpl();
-        for (String impl : impls) {
-            runImpl(impl);
+        Path keyDir = null;
+        try {
+            if (impls.stream().anyMatch(CompareCommand::speaksTls)) {
+                keyDir = Files.createTempDirectory("bench-tls");
+                Path keyStore = BenchTls.generateKeyStore(keyDir);
+                tlsServerArgs = List.of("--tls-keystore", keyStore.toString());
+                environment.put("tls", BenchTls.PROTOCOL + " " + BenchTls.CIPHER_SUITE
+                        + ", full handshakes (no resumption), server key RSA 2048 self-signed (keytool), made for this run");
+            }
+            for (String impl : impls) {
+                runImpl(impl);
+            }
+        } finally {
+            if (keyDir != null) {
+                BenchTls.deleteTree(keyDir);
+            }
         }
         List<Path> charts = Charts.drawAll(out, rows);
         Reports.writeData(out, environment, rows);
         Reports.writeMarkdown(out, environment, rows, charts);
         progress("wrote " + out.resolve("results.json") + ", results.csv, report.md and " + charts.size() + " charts");
         return failed.isEmpty() ? 0 : 1;
+    }
+
+    private static boolean speaksTls(String impl) {
+        return ServerImpls.find(impl).map(EchoServerImpl::tls).orElse(impl.endsWith(ServerImpls.TLS_SUFFIX));
     }
 
     private void validate() {
@@ -200,7 +230,8 @@ final class CompareCommand implements Callable<Integer> {
         Path log = out.resolve("logs").resolve(impl + ".log");
         ServerProcess server;
         try {
-            server = ServerProcess.start(java, System.getProperty("java.class.path"), impl, serverCpuPrefix, log);
+            server = ServerProcess.start(java, System.getProperty("java.class.path"), impl, serverCpuPrefix,
+                    speaksTls(impl) ? tlsServerArgs : List.of(), log);
         } catch (ServerProcess.UnavailableException e) {
             unavailable.put(impl, e.getMessage());
             skipRest(impl, "unavailable: " + e.getMessage());
@@ -240,7 +271,7 @@ final class CompareCommand implements Callable<Integer> {
                 }
                 case "churn" -> {
                     announce(impl, scenario, "concurrency=" + n);
-                    LoadSpec spec = LoadSpec.churn(server.address(), n, size, warmup, duration);
+                    LoadSpec spec = LoadSpec.churn(server.address(), n, size, warmup, duration).withTls(server.tls());
                     measure(impl, scenario, server, threads > 0 ? spec.withIoThreads(threads) : spec, null);
                 }
                 default -> throw new IllegalStateException(scenario);
@@ -256,7 +287,7 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     private LoadSpec closedLoop(ServerProcess server, int n, int depth) {
-        LoadSpec spec = LoadSpec.closedLoop(server.address(), n, size, depth, warmup, duration);
+        LoadSpec spec = LoadSpec.closedLoop(server.address(), n, size, depth, warmup, duration).withTls(server.tls());
         return threads > 0 ? spec.withIoThreads(threads) : spec;
     }
 
@@ -275,7 +306,8 @@ final class CompareCommand implements Callable<Integer> {
         Duration probeWarmup = warmup.compareTo(Duration.ofSeconds(1)) < 0 ? warmup : Duration.ofSeconds(1);
         Duration probeTime = duration.compareTo(Duration.ofSeconds(2)) < 0 ? duration : Duration.ofSeconds(2);
         progress(impl + ": probing max throughput at " + n + " connections, pipeline " + depth);
-        LoadSpec probe = LoadSpec.closedLoop(server.address(), n, size, depth, probeWarmup, probeTime).withProgress(false);
+        LoadSpec probe = LoadSpec.closedLoop(server.address(), n, size, depth, probeWarmup, probeTime)
+                .withProgress(false).withTls(server.tls());
         if (threads > 0) {
             probe = probe.withIoThreads(threads);
         }

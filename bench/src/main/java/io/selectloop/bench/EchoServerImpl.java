@@ -19,6 +19,15 @@ public interface EchoServerImpl {
     String name();
 
     /**
+     * Whether this implementation speaks TLS (its name then ends in {@code -tls}, the
+     * {@code server} command prints {@code listening on tls://}, and the load generator
+     * must speak TLS to it).
+     */
+    default boolean tls() {
+        return false;
+    }
+
+    /**
      * Why this implementation cannot run on this JVM or operating system, or null when it
      * can (virtual threads need JDK 21+, epoll needs Linux and Netty's native library).
      */
@@ -47,12 +56,30 @@ public interface EchoServerImpl {
     /**
      * Settings that are not the same for every implementation.
      *
-     * @param loops event loops for the {@code reactor} implementation; the others use
+     * @param loops event loops for the {@code reactor} implementations; the others use
      *     their own documented defaults and ignore it
+     * @param tlsKeys the TLS implementations' key material; null: they make a fresh
+     *     self-signed key ({@link BenchTls#selfSignedServerKeys()})
+     * @param groupAccept reactor with loops above 1: a SO_REUSEPORT listener per loop, or one hand-off listener
+     * @param reusePort reactor: bind with SO_REUSEPORT, so several server processes share the port
      */
-    record ServerSettings(int loops) {
+    record ServerSettings(int loops, BenchTls.ServerKeys tlsKeys, io.selectloop.GroupAccept groupAccept,
+                          boolean reusePort) {
+        public ServerSettings(int loops) {
+            this(loops, null);
+        }
+
+        public ServerSettings(int loops, BenchTls.ServerKeys tlsKeys) {
+            this(loops, tlsKeys, io.selectloop.GroupAccept.HAND_OFF, false);
+        }
+
         public static ServerSettings defaults() {
             return new ServerSettings(1);
+        }
+
+        /** The key material to serve TLS with: the one given, else a fresh self-signed one. */
+        public BenchTls.ServerKeys tlsKeysOrSelfSigned() throws Exception {
+            return tlsKeys != null ? tlsKeys : BenchTls.selfSignedServerKeys();
         }
     }
 }

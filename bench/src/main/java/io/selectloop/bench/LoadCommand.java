@@ -64,8 +64,17 @@ final class LoadCommand implements Callable<Integer> {
             description = "Open loop: messages in flight per connection before sending waits (default: ${DEFAULT-VALUE}).")
     int maxInFlight;
 
+    @Option(names = "--reconnect",
+            description = "When the server closes a connection cleanly (a restart), reconnect and resend what was not "
+                    + "echoed; counted as reconnects, not errors.")
+    boolean reconnect;
+
     @Option(names = "--label", defaultValue = "external", description = "The impl field of the result (default: ${DEFAULT-VALUE}).")
     String label;
+
+    @Option(names = "--tls", description = "Speak TLS 1.3 (" + BenchTls.CIPHER_SUITE + ", a full handshake per connection, "
+            + "the server's certificate not checked); connecting includes the handshake.")
+    boolean tls;
 
     @Override
     public Integer call() throws Exception {
@@ -79,22 +88,30 @@ final class LoadCommand implements Callable<Integer> {
         if (threads > 0) {
             spec = spec.withIoThreads(threads);
         }
-        spec = spec.withSourceAddresses(sourceAddresses);
-        LoadResult result = new LoadGenerator(spec).run(LoadGenerator.PhaseListener.NONE);
+        spec = spec.withSourceAddresses(sourceAddresses).withTls(tls);
+        LoadGenerator generator = new LoadGenerator(spec).reconnectWhenClosed(reconnect);
+        LoadResult result = generator.run(LoadGenerator.PhaseListener.NONE);
         String scenario = churn ? "churn" : rate > 0 ? "latency" : spec.activeConnections() < connections ? "connections" : "throughput";
         ResultRow row = ResultRow.of(label, scenario, result, null, null, null, null);
-        System.err.println(summary(row));
+        System.err.println(summary(row) + (reconnect ? ", reconnects " + generator.reconnects() : ""));
         for (String e : result.errorSamples()) {
             System.err.println("  error: " + e);
         }
-        System.out.println(Json.write(row.toMap()));
+        java.util.Map<String, Object> json = new java.util.LinkedHashMap<>(row.toMap());
+        if (reconnect) {
+            json.put("reconnects", generator.reconnects());
+        }
+        System.out.println(Json.write(json));
         return result.errors() == 0 ? 0 : 1;
     }
 
     static String summary(ResultRow r) {
         return String.format(Locale.ROOT,
-                "%s %s: %d connections, %d B, pipeline %d: %,.0f msgs/s (%.2f MB/s), p50 %.1fus p99 %.1fus p99.9 %.1fus max %.1fus, errors %d",
+                "%s %s: %d connections, %d B, pipeline %d: %,.0f msgs/s (%.2f MB/s), p50 %.1fus p99 %.1fus p99.9 %.1fus max %.1fus, errors %d%s",
                 r.impl(), r.scenario(), r.connections(), r.size(), r.pipeline(), r.msgsPerSec(), r.mbPerSec(),
-                r.p50Us(), r.p99Us(), r.p999Us(), r.maxUs(), r.errors());
+                r.p50Us(), r.p99Us(), r.p999Us(), r.maxUs(), r.errors(),
+                (r.serverCpuS() == null ? "" : String.format(Locale.ROOT, ", server CPU %.2fs", r.serverCpuS()))
+                        + (r.generatorCpuS() == null ? "" : String.format(Locale.ROOT, ", generator CPU %.2fs in %.2fs",
+                        r.generatorCpuS(), r.measuredSeconds())));
     }
 }

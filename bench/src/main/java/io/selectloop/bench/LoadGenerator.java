@@ -2,6 +2,7 @@ package io.selectloop.bench;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -19,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import javax.net.ssl.SSLContext;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.SingleWriterRecorder;
 
@@ -60,6 +62,7 @@ public final class LoadGenerator {
     private static final int MAX_ERROR_SAMPLES = 10;
     private static final int READ_BUFFER_SIZE = 64 * 1024;
     private static final int MAX_OUT_BUFFER = 64 * 1024;
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
     private static final int CONNECTING = 0, RUNNING = 1, DRAINING = 2, CLOSING = 3;
 
@@ -85,6 +88,13 @@ public final class LoadGenerator {
     private final AtomicInteger errorSamplesTaken = new AtomicInteger();
     private final ConcurrentLinkedQueue<String> errorSamples = new ConcurrentLinkedQueue<>();
     private final AtomicInteger sourceRotation = new AtomicInteger();
+    /** The client side of every TLS connection; null without TLS. */
+    private final SSLContext tlsContext;
+    /** Protocol and cipher suite of the first TLS handshake, for the progress lines. */
+    private volatile String tlsNegotiated;
+    // -- reconnecting when the server closes cleanly (issue 12: zero-downtime restarts)
+    private volatile boolean reconnectWhenClosed;
+    private final AtomicLong reconnects = new AtomicLong();
 
     public LoadGenerator(LoadSpec spec) {
         this(spec, System.err);
@@ -95,6 +105,14 @@ public final class LoadGenerator {
         this.progressOut = progressOut;
         this.sources = sourceAddresses(spec);
         this.sourcesInRotation = Math.min(sources.length, defaultSourceCount(spec));
+        if (spec.tls()) {
+            BenchTls.offerOnlyX25519();
+        }
+        try {
+            this.tlsContext = spec.tls() ? BenchTls.clientContext() : null;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("no TLS client context: " + e, e);
+        }
     }
 
     /**
@@ -128,6 +146,24 @@ public final class LoadGenerator {
         return Math.max(1, Math.min(count, MAX_SOURCE_ADDRESSES));
     }
 
+    /**
+     * Stream mode: when the server ends a connection cleanly (end of stream, as a server
+     * that is restarting does after its last echo), open a new one and resend what was
+     * not answered, from the first message not echoed in full. Churn mode: a cycle whose
+     * connection ends cleanly before its echo starts again (its latency is the retry's). Counted in
+     * {@link #reconnects()}, not as an error; a reset or a failed reconnect is still an
+     * error. Call before {@link #run}.
+     */
+    public LoadGenerator reconnectWhenClosed(boolean on) {
+        reconnectWhenClosed = on;
+        return this;
+    }
+
+    /** Connections reopened after the server closed them cleanly ({@link #reconnectWhenClosed}). */
+    public long reconnects() {
+        return reconnects.get();
+    }
+
     /** Runs the whole load and returns what was measured. */
     public LoadResult run(PhaseListener listener) throws InterruptedException {
         int threadCount = Math.min(spec.ioThreads(), spec.connections());
@@ -151,11 +187,19 @@ public final class LoadGenerator {
             }
         }
         return new LoadResult(spec, measured.messages, measured.seconds, measured.latency, errors.get(),
-                List.copyOf(errorSamples), measured.connectionsUp);
+                List.copyOf(errorSamples), measured.connectionsUp, measured.cpuSeconds);
     }
 
     /** What the measured interval saw. */
-    private record Measured(long messages, double seconds, Histogram latency, int connectionsUp) {
+    private record Measured(long messages, double seconds, Histogram latency, int connectionsUp, double cpuSeconds) {
+    }
+
+    /** CPU time this whole process has used (every generator thread, GC and JIT included), in nanoseconds. */
+    private static long processCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
     }
 
     private Measured drive(IoThread[] threads, PhaseListener listener) throws InterruptedException {
@@ -174,7 +218,10 @@ public final class LoadGenerator {
         }
         if (spec.mode() == LoadSpec.Mode.STREAM && connectionsUp(threads) == 0) {
             progress("no connection could be made; nothing to measure");
-            return new Measured(0, 0, newHistogram(), 0);
+            return new Measured(0, 0, newHistogram(), 0, 0);
+        }
+        if (tlsNegotiated != null) {
+            progress("TLS: " + tlsNegotiated);
         }
         long start = System.nanoTime();
         runStartNanos = start;
@@ -184,6 +231,7 @@ public final class LoadGenerator {
         long end = warmupEnd + spec.duration().toNanos();
         Histogram phaseLatency = newHistogram();
         long measureStart = 0;
+        long cpuAtMeasureStart = 0;
         long messagesAtMeasureStart = 0;
         long lastMessages = 0;
         long lastTick = start;
@@ -192,6 +240,7 @@ public final class LoadGenerator {
         if (measuring) {
             listener.measurementStarted();
             measureStart = start;
+            cpuAtMeasureStart = processCpuNanos();
         }
         while (true) {
             long now = System.nanoTime();
@@ -219,16 +268,19 @@ public final class LoadGenerator {
                 phaseLatency.reset();
                 messagesAtMeasureStart = messages;
                 measureStart = now;
+                cpuAtMeasureStart = processCpuNanos();
                 listener.measurementStarted();
             } else if (measuring && now >= end) {
                 long messageCount = messages - messagesAtMeasureStart;
                 double seconds = (now - measureStart) / 1e9;
                 int up = connectionsUp(threads);
+                long cpuNow = processCpuNanos();
+                double cpuSeconds = cpuNow < 0 || cpuAtMeasureStart < 0 ? -1 : (cpuNow - cpuAtMeasureStart) / 1e9;
                 listener.measurementEnded();
                 progress(String.format(Locale.ROOT, "done: %,.0f msgs/s, p99 %s, %d connections up, errors %d",
                         messageCount / seconds, micros(phaseLatency.getValueAtPercentile(99)), up, errors.get()));
                 drain(threads);
-                return new Measured(messageCount, seconds, phaseLatency, up);
+                return new Measured(messageCount, seconds, phaseLatency, up, cpuSeconds);
             }
         }
     }
@@ -344,7 +396,8 @@ public final class LoadGenerator {
         final int slot; // open loop: index among this thread's active connections
         SocketChannel channel;
         SelectionKey key;
-        boolean connected;
+        TlsClientSession tls; // null without TLS
+        boolean connected; // and, with TLS, the handshake done
         boolean closed;
         long connectStartNanos;
 
@@ -354,6 +407,9 @@ public final class LoadGenerator {
         long messagesReceived;
         long messagesAllowed; // open loop: due by the schedule
         boolean currentMessageCorrupt;
+        boolean reconnecting;
+        /** After a reconnect: bytes below this were sent before, and their messages keep their first send time. */
+        long resentUntil;
         ByteBuffer out;
         long[] sendTimes;
 
@@ -367,6 +423,11 @@ public final class LoadGenerator {
         boolean owesEcho() {
             return receivedBytes < filledBytes;
         }
+
+        /** Bytes generated but not written, or (TLS) records wrapped but not written. */
+        boolean hasPendingOutput() {
+            return (out != null && out.hasRemaining()) || (tls != null && tls.wantsWrite());
+        }
     }
 
     /** One selector and the connections it drives. */
@@ -375,7 +436,8 @@ public final class LoadGenerator {
         final List<Conn> conns = new ArrayList<>();
         final Conn[] slots; // the active connections, in open-loop schedule order (churn: one per concurrent cycle)
         Conn[] churnConns; // churn: the cycle each slot is in now
-        final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
+        // TLS: plaintext is unwrapped into a heap buffer (the JDK's ciphers work on arrays).
+        final ByteBuffer readBuffer = spec.tls() ? ByteBuffer.allocate(READ_BUFFER_SIZE) : ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
         final SingleWriterRecorder recorder = new SingleWriterRecorder(1, HIGHEST_LATENCY_NANOS, 3);
         Histogram intervalHistogram; // owned by the driving thread, recycled between intervals
 
@@ -386,6 +448,7 @@ public final class LoadGenerator {
 
         int nextToConnect;
         int connectsInFlight;
+        int reconnectsInFlight;
         long churnGeneration;
         OpenLoopSchedule schedule;
         long nextEvent;
@@ -513,7 +576,7 @@ public final class LoadGenerator {
             }
             for (Conn c : conns) {
                 if (!c.closed) {
-                    if (c.connected && !c.owesEcho() && (c.out == null || !c.out.hasRemaining())) {
+                    if (c.connected && !c.owesEcho() && !c.hasPendingOutput()) {
                         close(c); // everything sent came back: close in order
                     } else {
                         return false;
@@ -575,7 +638,7 @@ public final class LoadGenerator {
                     boolean done = channel.connect(spec.target());
                     c.key = channel.register(selector, done ? SelectionKey.OP_READ : SelectionKey.OP_CONNECT, c);
                     if (done) {
-                        connected(c, now);
+                        transportConnected(c, now);
                     }
                     return true;
                 } catch (IOException e) {
@@ -604,12 +667,58 @@ public final class LoadGenerator {
                 return;
             }
             c.key.interestOps(SelectionKey.OP_READ);
+            transportConnected(c, System.nanoTime());
+        }
+
+        /** TCP is up: connected, or with TLS, the handshake starts (it counts as part of connecting). */
+        private void transportConnected(Conn c, long now) {
+            if (tlsContext == null) {
+                connected(c, now);
+                return;
+            }
+            try {
+                c.tls = new TlsClientSession(tlsContext);
+            } catch (IOException e) {
+                handshakeFailed(c, e);
+                return;
+            }
+            handshake(c);
+        }
+
+        private void handshake(Conn c) {
+            boolean done;
+            try {
+                done = c.tls.handshake(c.channel, readBuffer);
+            } catch (IOException | RuntimeException e) {
+                handshakeFailed(c, e);
+                return;
+            }
+            if (!done) {
+                c.key.interestOps(SelectionKey.OP_READ | (c.tls.wantsWrite() ? SelectionKey.OP_WRITE : 0));
+                return;
+            }
+            c.key.interestOps(SelectionKey.OP_READ);
+            if (tlsNegotiated == null) {
+                tlsNegotiated = c.tls.negotiated();
+            }
             connected(c, System.nanoTime());
+        }
+
+        private void handshakeFailed(Conn c, Exception e) {
+            error("TLS handshake " + c.id + " with " + spec.target() + " failed: " + e);
+            close(c);
+            connectFailed(c);
         }
 
         private void connected(Conn c, long now) {
             c.connected = true;
             connectionsUp++;
+            if (c.reconnecting) {
+                c.reconnecting = false;
+                reconnectsInFlight--;
+                pump(c, now);
+                return;
+            }
             if (spec.mode() == LoadSpec.Mode.CHURN) {
                 pump(c, now);
                 return;
@@ -622,6 +731,11 @@ public final class LoadGenerator {
         }
 
         private void connectFailed(Conn c) {
+            if (c.reconnecting) {
+                c.reconnecting = false;
+                reconnectsInFlight--;
+                return;
+            }
             if (spec.mode() == LoadSpec.Mode.CHURN) {
                 restartChurnSlot(c);
                 return;
@@ -644,7 +758,7 @@ public final class LoadGenerator {
                 }
                 return;
             }
-            if (connectsInFlight == 0) {
+            if (connectsInFlight == 0 && reconnectsInFlight == 0) {
                 return;
             }
             for (int i = 0; i < nextToConnect; i++) {
@@ -687,6 +801,10 @@ public final class LoadGenerator {
                 finishConnect(c);
                 return;
             }
+            if (c.tls != null && !c.tls.handshakeDone()) {
+                handshake(c);
+                return;
+            }
             long now = System.nanoTime();
             if ((ready & SelectionKey.OP_WRITE) != 0) {
                 pump(c, now);
@@ -715,9 +833,10 @@ public final class LoadGenerator {
             long allowedBytes = allowedMessages * size;
             try {
                 while (true) {
-                    if (c.out != null && c.out.hasRemaining()) {
-                        c.sentBytes += c.channel.write(c.out);
-                        if (c.out.hasRemaining()) {
+                    if (c.hasPendingOutput()) {
+                        c.sentBytes += c.tls == null ? c.channel.write(c.out)
+                                : c.tls.write(c.channel, c.out != null ? c.out : EMPTY);
+                        if (c.hasPendingOutput()) {
                             setWriteInterest(c, true);
                             return;
                         }
@@ -737,7 +856,8 @@ public final class LoadGenerator {
             int size = spec.messageSize();
             if (c.out == null) {
                 long perConnection = spec.openLoop() ? (long) size * Math.min(spec.maxInFlight(), 16) : (long) size * spec.pipeline();
-                c.out = ByteBuffer.allocateDirect((int) Math.max(1, Math.min(MAX_OUT_BUFFER, perConnection)));
+                int capacity = (int) Math.max(1, Math.min(MAX_OUT_BUFFER, perConnection));
+                c.out = c.tls != null ? ByteBuffer.allocate(capacity) : ByteBuffer.allocateDirect(capacity);
                 c.out.limit(0);
                 if (schedule == null && spec.mode() == LoadSpec.Mode.STREAM) {
                     c.sendTimes = new long[spec.pipeline()];
@@ -745,8 +865,9 @@ public final class LoadGenerator {
             }
             int length = (int) Math.min(c.out.capacity(), allowedBytes - c.filledBytes);
             if (c.sendTimes != null) {
-                // A message's clock starts when its first byte is generated, just before the write.
-                long first = (c.filledBytes + size - 1) / size;
+                // A message's clock starts when its first byte is generated, just before the write
+                // (a message resent after a reconnect keeps its first clock).
+                long first = (Math.max(c.filledBytes, c.resentUntil) + size - 1) / size;
                 long last = (c.filledBytes + length - 1) / size;
                 for (long m = first; m <= last; m++) {
                     c.sendTimes[(int) (m % spec.pipeline())] = now;
@@ -767,48 +888,70 @@ public final class LoadGenerator {
 
         private void read(Conn c) {
             ByteBuffer buffer = readBuffer;
-            int size = spec.messageSize();
-            for (int reads = 0; reads < 16 && !c.closed; reads++) {
+            // TLS: no cap on reads: records already read from the socket into the session
+            // would not make the socket readable again.
+            int maxReads = c.tls == null ? 16 : Integer.MAX_VALUE;
+            for (int reads = 0; reads < maxReads && !c.closed; reads++) {
                 buffer.clear();
                 int n;
                 try {
-                    n = c.channel.read(buffer);
+                    n = c.tls == null ? c.channel.read(buffer) : c.tls.read(c.channel, buffer);
                 } catch (IOException e) {
                     connectionFailed(c, "read failed: " + e);
                     return;
                 }
                 if (n < 0) {
-                    connectionFailed(c, "closed by the server");
+                    if (reconnectWhenClosed && spec.mode() == LoadSpec.Mode.STREAM
+                            && (phase == RUNNING || c.owesEcho())) {
+                        reconnect(c);
+                    } else if (reconnectWhenClosed && spec.mode() == LoadSpec.Mode.CHURN) {
+                        // Closed cleanly before the echo: the cycle starts again on a new connection.
+                        reconnects.incrementAndGet();
+                        close(c);
+                        restartChurnSlot(c);
+                    } else {
+                        connectionFailed(c, "closed by the server");
+                    }
                     return;
                 }
                 if (n == 0) {
                     break;
                 }
-                long now = System.nanoTime();
                 buffer.flip();
-                if (c.receivedBytes + n > c.sentBytes) {
-                    connectionFailed(c, "server sent " + (c.receivedBytes + n - c.sentBytes) + " bytes more than it was sent");
+                if (!checkEcho(c, buffer)) {
                     return;
                 }
-                while (buffer.hasRemaining()) {
-                    int intoMessage = (int) (c.receivedBytes % size);
-                    int segment = Math.min(buffer.remaining(), size - intoMessage);
-                    if (ByteStream.countMismatches(c.seed, c.receivedBytes, buffer, segment) != 0) {
-                        c.currentMessageCorrupt = true;
-                    }
-                    c.receivedBytes += segment;
-                    if (c.receivedBytes % size == 0) {
-                        messageEchoed(c, now);
-                        if (c.closed) {
-                            return;
-                        }
-                    }
-                }
-                if (n < buffer.capacity()) {
+                if (c.tls == null && n < buffer.capacity()) {
                     break;
                 }
             }
             pump(c, System.nanoTime());
+        }
+
+        /** Compares echoed bytes with what was sent; false if the connection is closed now. */
+        private boolean checkEcho(Conn c, ByteBuffer buffer) {
+            long now = System.nanoTime();
+            int size = spec.messageSize();
+            int n = buffer.remaining();
+            if (c.receivedBytes + n > c.sentBytes) {
+                connectionFailed(c, "server sent " + (c.receivedBytes + n - c.sentBytes) + " bytes more than it was sent");
+                return false;
+            }
+            while (buffer.hasRemaining()) {
+                int intoMessage = (int) (c.receivedBytes % size);
+                int segment = Math.min(buffer.remaining(), size - intoMessage);
+                if (ByteStream.countMismatches(c.seed, c.receivedBytes, buffer, segment) != 0) {
+                    c.currentMessageCorrupt = true;
+                }
+                c.receivedBytes += segment;
+                if (c.receivedBytes % size == 0) {
+                    messageEchoed(c, now);
+                    if (c.closed) {
+                        return false;
+                    }
+                }
+            }
+            return true;
         }
 
         private void messageEchoed(Conn c, long now) {
@@ -864,6 +1007,39 @@ public final class LoadGenerator {
             }
         }
 
+        /**
+         * The server closed cleanly: reopen and resend from the first message it did not
+         * echo in full. The byte stream is a function of the offset, so the same bytes go again.
+         */
+        private void reconnect(Conn c) {
+            if (c.connected) {
+                connectionsUp--;
+            }
+            c.connected = false;
+            if (c.key != null) {
+                c.key.cancel();
+            }
+            closeQuietly(c.channel);
+            c.channel = null;
+            c.key = null;
+            long size = spec.messageSize();
+            c.resentUntil = Math.max(c.resentUntil, c.filledBytes);
+            c.receivedBytes = c.messagesReceived * size;
+            c.sentBytes = c.receivedBytes;
+            c.filledBytes = c.receivedBytes;
+            c.currentMessageCorrupt = false;
+            if (c.out != null) {
+                c.out.limit(0);
+            }
+            c.reconnecting = true;
+            reconnectsInFlight++;
+            reconnects.incrementAndGet();
+            if (!connect(c, c.id, System.nanoTime())) {
+                c.reconnecting = false;
+                reconnectsInFlight--;
+            }
+        }
+
         private void close(Conn c) {
             if (c.closed) {
                 return;
@@ -874,6 +1050,9 @@ public final class LoadGenerator {
             }
             if (c.key != null) {
                 c.key.cancel();
+            }
+            if (c.tls != null && c.channel != null && c.channel.isOpen()) {
+                c.tls.closeOutbound(c.channel); // close_notify, as a well-behaved client ends
             }
             closeQuietly(c.channel);
         }

@@ -16,9 +16,11 @@ import org.HdrHistogram.Histogram;
  *                         still owed at the end; over the whole run, warm-up included
  * @param errorSamples     the first few errors, described
  * @param connectionsUp    connections open at the end of the measured interval
+ * @param generatorCpuSeconds CPU time the generator's process used in the measured interval
+ *                         (all its threads), -1 if the JVM does not tell
  */
 public record LoadResult(LoadSpec spec, long messages, double measuredSeconds, Histogram latency, long errors,
-                         List<String> errorSamples, int connectionsUp) {
+                         List<String> errorSamples, int connectionsUp, double generatorCpuSeconds) {
 
     public double messagesPerSecond() {
         return measuredSeconds > 0 ? messages / measuredSeconds : 0;

@@ -27,10 +27,13 @@ import java.time.Duration;
  *                        (the waiting still counts against latency)
  * @param progress        print a progress line each second on stderr
  * @param seed            makes the byte streams of this run differ from other runs'
+ * @param tls             speak TLS ({@link BenchTls}: TLS 1.3, a full handshake per connection);
+ *                        connecting then includes the handshake
  */
 public record LoadSpec(InetSocketAddress target, Mode mode, int connections, int activeConnections, int messageSize,
                        int pipeline, double rate, Duration warmup, Duration duration, int ioThreads,
-                       int sourceAddresses, Duration connectTimeout, int maxInFlight, boolean progress, long seed) {
+                       int sourceAddresses, Duration connectTimeout, int maxInFlight, boolean progress, long seed,
+                       boolean tls) {
 
     /** How the connections are used. */
     public enum Mode { STREAM, CHURN }
@@ -66,14 +69,14 @@ public record LoadSpec(InetSocketAddress target, Mode mode, int connections, int
     public static LoadSpec closedLoop(InetSocketAddress target, int connections, int messageSize, int pipeline,
                                       Duration warmup, Duration duration) {
         return new LoadSpec(target, Mode.STREAM, connections, connections, messageSize, pipeline, 0, warmup, duration,
-                defaultThreads(), 0, Duration.ofSeconds(10), 1024, true, System.nanoTime());
+                defaultThreads(), 0, Duration.ofSeconds(10), 1024, true, System.nanoTime(), false);
     }
 
     /** {@code concurrency} connections at a time, each: connect, echo one message, close. */
     public static LoadSpec churn(InetSocketAddress target, int concurrency, int messageSize,
                                  Duration warmup, Duration duration) {
         return new LoadSpec(target, Mode.CHURN, concurrency, concurrency, messageSize, 1, 0, warmup, duration,
-                defaultThreads(), 0, Duration.ofSeconds(10), 1, true, System.nanoTime());
+                defaultThreads(), 0, Duration.ofSeconds(10), 1, true, System.nanoTime(), false);
     }
 
     /** One selector thread per CPU this process may use, at most two. */
@@ -87,41 +90,46 @@ public record LoadSpec(InetSocketAddress target, Mode mode, int connections, int
 
     public LoadSpec withRate(double messagesPerSecond) {
         return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, messagesPerSecond,
-                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed);
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed, tls);
     }
 
     public LoadSpec withActiveConnections(int active) {
         return new LoadSpec(target, mode, connections, active, messageSize, pipeline, rate,
-                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed);
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed, tls);
     }
 
     public LoadSpec withIoThreads(int threads) {
         return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, rate,
-                warmup, duration, threads, sourceAddresses, connectTimeout, maxInFlight, progress, seed);
+                warmup, duration, threads, sourceAddresses, connectTimeout, maxInFlight, progress, seed, tls);
     }
 
     public LoadSpec withSourceAddresses(int addresses) {
         return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, rate,
-                warmup, duration, ioThreads, addresses, connectTimeout, maxInFlight, progress, seed);
+                warmup, duration, ioThreads, addresses, connectTimeout, maxInFlight, progress, seed, tls);
     }
 
     public LoadSpec withMaxInFlight(int messages) {
         return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, rate,
-                warmup, duration, ioThreads, sourceAddresses, connectTimeout, messages, progress, seed);
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, messages, progress, seed, tls);
     }
 
     public LoadSpec withProgress(boolean on) {
         return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, rate,
-                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, on, seed);
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, on, seed, tls);
     }
 
     public LoadSpec withTarget(InetSocketAddress address) {
         return new LoadSpec(address, mode, connections, activeConnections, messageSize, pipeline, rate,
-                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed);
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed, tls);
+    }
+
+    public LoadSpec withTls(boolean on) {
+        return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, rate,
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, seed, on);
     }
 
     public LoadSpec withSeed(long newSeed) {
         return new LoadSpec(target, mode, connections, activeConnections, messageSize, pipeline, rate,
-                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, newSeed);
+                warmup, duration, ioThreads, sourceAddresses, connectTimeout, maxInFlight, progress, newSeed, tls);
     }
 }

@@ -16,6 +16,9 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import java.net.InetSocketAddress;
 
 /**
@@ -24,6 +27,11 @@ import java.net.InetSocketAddress;
  * recommended defaults: one {@link MultiThreadIoEventLoopGroup} with the default thread
  * count (twice the CPUs), the default pooled allocator, the default listen backlog
  * (the kernel's somaxconn), and TCP_NODELAY on.
+ *
+ * <p>{@code netty-nio-tls} puts Netty's {@code SslHandler} first in each pipeline, from
+ * {@code SslContextBuilder.forServer(keyManagerFactory)} with the JDK provider: what Netty
+ * documents as its default when netty-tcnative (OpenSSL/BoringSSL) is not on the class path,
+ * named explicitly here so that adding tcnative later cannot change what is measured.
  */
 public final class NettyEchoServer implements EchoServerImpl {
 
@@ -31,14 +39,25 @@ public final class NettyEchoServer implements EchoServerImpl {
     public enum Transport { NIO, EPOLL }
 
     private final Transport transport;
+    private final boolean tls;
 
     public NettyEchoServer(Transport transport) {
+        this(transport, false);
+    }
+
+    public NettyEchoServer(Transport transport, boolean tls) {
         this.transport = transport;
+        this.tls = tls;
     }
 
     @Override
     public String name() {
-        return transport == Transport.NIO ? "netty-nio" : "netty-epoll";
+        return (transport == Transport.NIO ? "netty-nio" : "netty-epoll") + (tls ? "-tls" : "");
+    }
+
+    @Override
+    public boolean tls() {
+        return tls;
     }
 
     @Override
@@ -58,6 +77,9 @@ public final class NettyEchoServer implements EchoServerImpl {
         IoHandlerFactory ioHandlers = transport == Transport.NIO ? NioIoHandler.newFactory() : EpollIoHandler.newFactory();
         Class<? extends ServerChannel> channelType =
                 transport == Transport.NIO ? NioServerSocketChannel.class : EpollServerSocketChannel.class;
+        SslContext sslContext = tls
+                ? SslContextBuilder.forServer(settings.tlsKeysOrSelfSigned().keyManagers()).sslProvider(SslProvider.JDK).build()
+                : null;
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(ioHandlers);
         EchoHandler echo = new EchoHandler();
         Channel listener;
@@ -69,6 +91,9 @@ public final class NettyEchoServer implements EchoServerImpl {
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
+                            if (sslContext != null) {
+                                ch.pipeline().addLast(sslContext.newHandler(ch.alloc()));
+                            }
                             ch.pipeline().addLast(echo);
                         }
                     })

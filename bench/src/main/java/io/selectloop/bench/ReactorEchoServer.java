@@ -4,6 +4,7 @@ import io.selectloop.EventLoop;
 import io.selectloop.EventLoopGroup;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
+import io.selectloop.TlsOptions;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 
@@ -12,12 +13,29 @@ import java.time.Duration;
  * exactly the one-liner from the README. One {@link EventLoop} by default; with
  * {@code --loops N}, an {@link EventLoopGroup} of N loops (accepting on one, handing
  * connections to all of them round-robin).
+ *
+ * <p>{@code reactor-tls}: the same with {@code StreamOptions.builder().tls(TlsOptions.server(context).build())}
+ * and every other TLS setting at its default.
  */
 public final class ReactorEchoServer implements EchoServerImpl {
+    private final boolean tls;
+
+    public ReactorEchoServer() {
+        this(false);
+    }
+
+    public ReactorEchoServer(boolean tls) {
+        this.tls = tls;
+    }
 
     @Override
     public String name() {
-        return "reactor";
+        return tls ? "reactor-tls" : "reactor";
+    }
+
+    @Override
+    public boolean tls() {
+        return tls;
     }
 
     @Override
@@ -26,13 +44,19 @@ public final class ReactorEchoServer implements EchoServerImpl {
         if (loops < 1) {
             throw new IllegalArgumentException("--loops must be at least 1, was " + loops);
         }
+        StreamOptions.Builder builder = StreamOptions.builder()
+                .groupAccept(settings.groupAccept()).reusePort(settings.reusePort());
+        if (tls) {
+            builder.tls(TlsOptions.server(settings.tlsKeysOrSelfSigned().context()).build());
+        }
+        StreamOptions options = builder.build();
         EventLoop single = loops == 1 ? EventLoop.start("reactor-loop") : null;
         EventLoopGroup group = loops == 1 ? null : EventLoopGroup.start(loops, "reactor-loop");
         StreamServer server;
         try {
             server = single != null
-                    ? StreamServer.bind(single, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data))
-                    : StreamServer.bind(group, address, StreamOptions.defaults(), () -> (c, data) -> c.write(data));
+                    ? StreamServer.bind(single, address, options, () -> (c, data) -> c.write(data))
+                    : StreamServer.bind(group, address, options, () -> (c, data) -> c.write(data));
         } catch (Exception e) {
             if (single != null) {
                 single.close();

@@ -61,7 +61,8 @@ final class Reports {
             }
         }
         md.append("\nColumns are explained in bench/README.md. \"× reactor\" is this row's figure divided by the "
-                + "reactor's for the same setting: above 1 means more msgs/s, or more latency, or more memory, than selectloop.\n");
+                + "reactor's for the same setting (reactor-tls's for a -tls row): above 1 means more msgs/s, or more "
+                + "latency, or more memory, than selectloop.\n");
         Files.writeString(dir.resolve("report.md"), md, StandardCharsets.UTF_8);
     }
 
@@ -73,7 +74,8 @@ final class Reports {
             case "connections" -> "N connections held open, only `active_connections` of them sending (closed loop, "
                     + "pipeline 1). p99 is the active connections'; RSS/conn is (RSS holding them − RSS before connecting) / N.";
             case "churn" -> "`connections` concurrent cycles of connect, echo one message, close. msgs/s is completed "
-                    + "cycles (connections) per second; latency is connect start → echo received.";
+                    + "cycles (connections) per second; latency is connect start → echo received. For a -tls impl each "
+                    + "cycle is one full TLS handshake, so conn/s is handshakes/s.";
             default -> "";
         };
     }
@@ -85,14 +87,16 @@ final class Reports {
                 .append(scenario.equals("churn") ? " conn/s |" : " msgs/s |")
                 .append(" × reactor | p50 µs | p99 µs | × reactor | p99.9 µs | max µs | errors | RSS MiB | × reactor |")
                 .append(held ? " RSS/conn KiB | × reactor |" : "")
-                .append(" threads | CPU s |\n");
-        int columns = 15 + (open ? 1 : 0) + (held ? 2 : 0);
+                .append(" threads | CPU s | generator CPU s |\n");
+        int columns = 16 + (open ? 1 : 0) + (held ? 2 : 0);
         md.append("|").append(" --- |".repeat(columns)).append('\n');
         List<ResultRow> sorted = new ArrayList<>(rows);
         sorted.sort((a, b) -> a.connections() != b.connections() ? Integer.compare(a.connections(), b.connections())
                 : a.pipeline() != b.pipeline() ? Integer.compare(a.pipeline(), b.pipeline()) : 0);
         for (ResultRow r : sorted) {
-            ResultRow reactor = rows.stream().filter(x -> x.impl().equals("reactor") && x.connections() == r.connections()
+            // TLS rows are compared with reactor-tls, plain ones with reactor.
+            String baseline = r.impl().endsWith(ServerImpls.TLS_SUFFIX) ? "reactor" + ServerImpls.TLS_SUFFIX : "reactor";
+            ResultRow reactor = rows.stream().filter(x -> x.impl().equals(baseline) && x.connections() == r.connections()
                     && x.pipeline() == r.pipeline()).findFirst().orElse(null);
             md.append("| ").append(r.impl()).append(" | ").append(r.connections()).append(" | ").append(r.pipeline()).append(" | ");
             if (open) {
@@ -112,7 +116,8 @@ final class Reports {
                         .append(" | ");
             }
             md.append(Objects.toString(r.serverThreads(), "")).append(" | ")
-                    .append(r.serverCpuS() == null ? "" : num(r.serverCpuS())).append(" |\n");
+                    .append(r.serverCpuS() == null ? "" : num(r.serverCpuS())).append(" | ")
+                    .append(r.generatorCpuS() == null ? "" : num(r.generatorCpuS())).append(" |\n");
         }
     }
 

@@ -10,18 +10,27 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bench server --impl NAME --port P}: starts one echo server, prints
- * {@code listening on tcp://HOST:PORT} when it is ready, and serves until SIGINT/SIGTERM
- * or until its standard input closes (so a child whose parent died goes too).
+ * {@code bench server --impl NAME --port P [--tls]}: starts one echo server, prints
+ * {@code listening on tcp://HOST:PORT} ({@code tls://} for a TLS one) when it is ready, and
+ * serves until SIGINT/SIGTERM or until its standard input closes (so a child whose parent
+ * died goes too).
  */
 @Command(name = "server", mixinStandardHelpOptions = true,
         description = {"Run one echo server until SIGINT/SIGTERM or until standard input closes.",
-                "Prints 'listening on tcp://HOST:PORT' when ready."})
+                "Prints 'listening on tcp://HOST:PORT' (tls:// with TLS) when ready."})
 final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--impl", required = true, paramLabel = "NAME",
-            description = "reactor, threads, virtual, netty-nio or netty-epoll.")
+            description = "reactor, threads, virtual, netty-nio, netty-epoll; with TLS: reactor-tls, threads-tls, netty-nio-tls.")
     String impl;
+
+    @Option(names = "--tls", description = "Serve TLS: the impl's -tls variant (--impl reactor --tls is reactor-tls).")
+    boolean tls;
+
+    @Option(names = "--tls-keystore", paramLabel = "FILE.p12",
+            description = "TLS key material: a PKCS#12 file with the password '" + BenchTls.PASSWORD
+                    + "' (compare makes one with keytool). Default: a fresh self-signed RSA 2048 key.")
+    java.nio.file.Path tlsKeystore;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
@@ -33,11 +42,25 @@ final class ServerCommand implements Callable<Integer> {
             description = "Event loops for the reactor: more than 1 runs an EventLoopGroup (default: ${DEFAULT-VALUE}).")
     int loops;
 
+    @Option(names = "--group-accept", defaultValue = "HAND_OFF", paramLabel = "HAND_OFF|LISTENER_PER_LOOP",
+            description = "Reactor with --loops above 1: a SO_REUSEPORT listener per loop, or one listener handing "
+                    + "connections over (default: ${DEFAULT-VALUE}).")
+    io.selectloop.GroupAccept groupAccept;
+
+    @Option(names = "--reuse-port", description = "Reactor: bind with SO_REUSEPORT (several server processes on one port).")
+    boolean reusePort;
+
     @Override
     public Integer call() throws Exception {
-        EchoServerImpl server = ServerImpls.find(impl).orElse(null);
+        String name = tls ? ServerImpls.tlsVariant(impl) : impl;
+        EchoServerImpl server = ServerImpls.find(name).orElse(null);
         if (server == null) {
-            System.err.println("bench server: unknown impl '" + impl + "'; known: " + String.join(", ", ServerImpls.names()));
+            System.err.println("bench server: unknown impl '" + name + "'" + (tls ? " (--impl " + impl + " --tls)" : "")
+                    + "; known: " + String.join(", ", ServerImpls.names()));
+            return 2;
+        }
+        if (tlsKeystore != null && !server.tls()) {
+            System.err.println("bench server: --tls-keystore given, but " + name + " does not speak TLS (add --tls)");
             return 2;
         }
         String unavailable = server.unavailableReason();
@@ -47,13 +70,16 @@ final class ServerCommand implements Callable<Integer> {
         }
         EchoServerImpl.RunningServer running;
         try {
-            running = server.start(new InetSocketAddress(host, port), new EchoServerImpl.ServerSettings(loops));
+            BenchTls.ServerKeys keys = tlsKeystore == null ? null : BenchTls.serverKeys(tlsKeystore);
+            running = server.start(new InetSocketAddress(host, port),
+                    new EchoServerImpl.ServerSettings(loops, keys, groupAccept, reusePort));
         } catch (IllegalArgumentException e) {
             System.err.println("bench server: " + e.getMessage());
             return 2;
         }
         InetSocketAddress bound = running.localAddress();
-        System.out.println("listening on tcp://" + bound.getAddress().getHostAddress() + ":" + bound.getPort());
+        System.out.println("listening on " + (server.tls() ? "tls" : "tcp") + "://"
+                + bound.getAddress().getHostAddress() + ":" + bound.getPort());
         System.out.flush();
 
         CountDownLatch stop = new CountDownLatch(1);

@@ -11,6 +11,10 @@ import java.util.ServiceLoader;
 public final class ServerImpls {
     /** The built-in implementations, in the order {@code compare} runs them by default. */
     public static final List<String> BUILT_IN = List.of("reactor", "threads", "virtual", "netty-nio", "netty-epoll");
+    /** The built-in TLS implementations, in the order {@code compare --tls} runs them by default. */
+    public static final List<String> BUILT_IN_TLS = List.of("reactor-tls", "threads-tls", "netty-nio-tls");
+    /** What {@code --tls} appends to an implementation's name. */
+    public static final String TLS_SUFFIX = "-tls";
 
     private ServerImpls() {
     }
@@ -28,13 +32,24 @@ public final class ServerImpls {
                 BlockingEchoServer.platformThreads(),
                 BlockingEchoServer.virtualThreads(),
                 new NettyEchoServer(NettyEchoServer.Transport.NIO),
-                new NettyEchoServer(NettyEchoServer.Transport.EPOLL))) {
+                new NettyEchoServer(NettyEchoServer.Transport.EPOLL),
+                new ReactorEchoServer(true),
+                BlockingEchoServer.platformThreadsTls(),
+                new NettyEchoServer(NettyEchoServer.Transport.NIO, true))) {
             impls.put(impl.name(), impl);
         }
         for (EchoServerImpl impl : ServiceLoader.load(EchoServerImpl.class)) {
             impls.putIfAbsent(impl.name(), impl);
         }
         return impls;
+    }
+
+    /**
+     * The name {@code --tls} selects for {@code name}: {@code reactor} → {@code reactor-tls};
+     * a name that already ends in {@code -tls} stays as it is.
+     */
+    public static String tlsVariant(String name) {
+        return name.endsWith(TLS_SUFFIX) ? name : name + TLS_SUFFIX;
     }
 
     /** Names of every implementation on the class path, for help and error messages. */

@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * is a pipe this process holds, so the child exits by itself if this process dies.
  */
 final class ServerProcess implements AutoCloseable {
-    private static final Pattern LISTENING = Pattern.compile("listening on tcp://([^\\s]+):(\\d+)");
+    private static final Pattern LISTENING = Pattern.compile("listening on (tcp|tls)://([^\\s]+):(\\d+)");
     static final long START_TIMEOUT_SECONDS = 60;
 
     /** The child could not run this implementation on its JVM (it exited with {@link Bench#EXIT_UNAVAILABLE}). */
@@ -35,36 +35,44 @@ final class ServerProcess implements AutoCloseable {
 
     private final Process process;
     private final InetSocketAddress address;
+    private final boolean tls;
 
-    private ServerProcess(Process process, InetSocketAddress address) {
+    private ServerProcess(Process process, InetSocketAddress address, boolean tls) {
         this.process = process;
         this.address = address;
+        this.tls = tls;
+    }
+
+    /** Where the server listens, and whether it said {@code tls://}. */
+    private record Listening(InetSocketAddress address, boolean tls) {
     }
 
     /**
      * Starts {@code bench server --impl IMPL --port 0} with {@code java} on {@code classPath},
-     * prefixed by {@code cpuPrefix} (for example {@code taskset -c 0}), appending its
-     * stderr to {@code log}, and waits until it listens.
+     * prefixed by {@code cpuPrefix} (for example {@code taskset -c 0}), with {@code moreArgs}
+     * (for example {@code --tls-keystore FILE}), appending its stderr to {@code log}, and
+     * waits until it listens.
      */
-    static ServerProcess start(String java, String classPath, String impl, List<String> cpuPrefix, Path log)
-            throws IOException, UnavailableException, InterruptedException {
+    static ServerProcess start(String java, String classPath, String impl, List<String> cpuPrefix, List<String> moreArgs,
+                               Path log) throws IOException, UnavailableException, InterruptedException {
         List<String> command = new ArrayList<>(cpuPrefix);
         command.addAll(List.of(java, "-cp", classPath, Bench.class.getName(), "server", "--impl", impl, "--port", "0"));
+        command.addAll(moreArgs);
         Files.createDirectories(log.getParent());
         Files.writeString(log, "$ " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
         Process process = builder.start();
-        CompletableFuture<InetSocketAddress> listening = new CompletableFuture<>();
+        CompletableFuture<Listening> listening = new CompletableFuture<>();
         Thread reader = new Thread(() -> readStdout(process, listening), "server-stdout-" + impl);
         reader.setDaemon(true);
         reader.start();
         process.onExit().thenRun(() -> listening.completeExceptionally(
                 new IOException("server exited with status " + process.exitValue() + " before listening")));
         try {
-            InetSocketAddress address = listening.get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            return new ServerProcess(process, address);
+            Listening where = listening.get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return new ServerProcess(process, where.address(), where.tls());
         } catch (ExecutionException | TimeoutException e) {
             stop(process);
             if (process.exitValue() == Bench.EXIT_UNAVAILABLE) {
@@ -75,13 +83,14 @@ final class ServerProcess implements AutoCloseable {
         }
     }
 
-    private static void readStdout(Process process, CompletableFuture<InetSocketAddress> listening) {
+    private static void readStdout(Process process, CompletableFuture<Listening> listening) {
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = out.readLine()) != null) {
                 Matcher m = LISTENING.matcher(line);
                 if (m.find()) {
-                    listening.complete(new InetSocketAddress(m.group(1), Integer.parseInt(m.group(2))));
+                    listening.complete(new Listening(new InetSocketAddress(m.group(2), Integer.parseInt(m.group(3))),
+                            m.group(1).equals("tls")));
                 }
             }
         } catch (IOException e) {
@@ -105,6 +114,11 @@ final class ServerProcess implements AutoCloseable {
 
     InetSocketAddress address() {
         return address;
+    }
+
+    /** The server said {@code listening on tls://}: the load generator must speak TLS to it. */
+    boolean tls() {
+        return tls;
     }
 
     long pid() {

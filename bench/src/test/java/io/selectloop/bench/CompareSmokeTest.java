@@ -72,6 +72,37 @@ class CompareSmokeTest {
         assertFalse(report.contains("| virtual |") && !VIRTUAL_THREADS);
     }
 
+    /** {@code compare --tls}: the -tls variants, one key for all, the generator speaking TLS to each. */
+    @Test
+    void comparesTheTlsImpls(@TempDir Path out) throws Exception {
+        int status = Bench.run("compare", "--tls", "--impls", "reactor,threads,netty-nio",
+                "--scenarios", "throughput,churn", "--connections", "4,24", "--pipeline", "4", "--size", "64",
+                // longer than the plain run's: a fresh server JVM's first handshakes are slow (see TlsLoadTest)
+                "--duration", "1s", "--warmup", "1s", "--out", out.toString());
+        assertEquals(0, status);
+
+        List<Map<String, String>> rows = readCsv(out.resolve("results.csv"));
+        for (String impl : List.of("reactor-tls", "threads-tls", "netty-nio-tls")) {
+            // throughput 2, churn 2
+            assertEquals(4, rows.stream().filter(r -> r.get("impl").equals(impl)).count(), impl + " rows");
+        }
+        assertEquals(12, rows.size());
+        for (Map<String, String> row : rows) {
+            String what = row.get("impl") + " " + row.get("scenario") + " " + row.get("connections");
+            assertTrue(Double.parseDouble(row.get("msgs_per_sec")) > 0, what + ": no messages");
+            assertEquals(0, Long.parseLong(row.get("errors")), what + ": errors");
+            assertTrue(Double.parseDouble(row.get("generator_cpu_s")) > 0, what + ": no generator CPU");
+        }
+        String json = Files.readString(out.resolve("results.json"));
+        assertTrue(json.contains("\"tls\": \"TLSv1.3 TLS_AES_128_GCM_SHA256"), "environment lacks the TLS settings");
+        // the key made for the run is gone with it
+        assertFalse(Files.readString(out.resolve("logs").resolve("reactor-tls.log")).isEmpty());
+        String keyStoreArg = Files.readAllLines(out.resolve("logs").resolve("reactor-tls.log")).get(0)
+                .replaceFirst(".*--tls-keystore (\\S+).*", "$1");
+        assertTrue(keyStoreArg.endsWith("bench-server.p12"), keyStoreArg);
+        assertFalse(Files.exists(Path.of(keyStoreArg)), "the run's key was left behind: " + keyStoreArg);
+    }
+
     private static List<Map<String, String>> readCsv(Path csv) throws Exception {
         List<String> lines = Files.readAllLines(csv);
         String[] header = lines.get(0).split(",", -1);

@@ -2,12 +2,15 @@ package io.selectloop.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The {@code server} command's refusals, which return before it would start serving, and the reactor's loop group. */
@@ -58,6 +61,28 @@ class ServerCommandTest {
         } finally {
             server.close();
         }
+    }
+
+    @Test
+    void tlsSelectsEachImplsTlsVariant() {
+        for (String plain : List.of("reactor", "threads", "netty-nio")) {
+            EchoServerImpl tls = ServerImpls.find(ServerImpls.tlsVariant(plain)).orElseThrow();
+            assertEquals(plain + "-tls", tls.name());
+            assertTrue(tls.tls());
+            assertFalse(ServerImpls.find(plain).orElseThrow().tls());
+        }
+        assertEquals("reactor-tls", ServerImpls.tlsVariant("reactor-tls"));
+        assertEquals(ServerImpls.BUILT_IN_TLS, ServerImpls.BUILT_IN_TLS.stream().filter(n -> ServerImpls.find(n).isPresent()).toList());
+    }
+
+    @Test
+    void anImplWithoutATlsVariantIsABadOption() {
+        assertEquals(2, Bench.run("server", "--impl", "netty-epoll", "--tls", "--port", "0"));
+    }
+
+    @Test
+    void aKeyStoreForAPlainServerIsABadOption() {
+        assertEquals(2, Bench.run("server", "--impl", "reactor", "--tls-keystore", "/nonexistent.p12", "--port", "0"));
     }
 
     @Test

@@ -13,7 +13,20 @@ import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.net.Socket;
+import java.nio.channels.Channels;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.channels.WritableByteChannel;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
+import io.selectloop.Pem;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -46,6 +59,65 @@ final class EchoClientCommand implements Callable<Integer> {
             description = "With --udp: how long to wait for each reply before sending the datagram again (default: ${DEFAULT-VALUE}).")
     double udpTimeoutSeconds;
 
+    // ---- TLS (issue 10)
+    @Option(names = "--tls", description = "Speak TLS to the server (a server started with --tls-cert).")
+    boolean tls;
+
+    @Option(names = "--tls-ca", paramLabel = "CA.pem",
+            description = "With --tls: trust the server certificates these PEM certificates issued (or are) "
+                    + "instead of the JVM's default trust store.")
+    Path tlsCa;
+
+    @Option(names = "--tls-insecure",
+            description = "With --tls: accept any server certificate, unchecked. For testing only.")
+    boolean tlsInsecure;
+
+    /** A TLS socket to --host:--port: blocking, as the rest of this client, with the handshake done. */
+    private SSLSocket connectTls() throws IOException {
+        if (unixPath != null) {
+            throw new IOException("--tls works over TCP only");
+        }
+        if (tlsCa != null && tlsInsecure) {
+            throw new IOException("--tls-ca and --tls-insecure exclude each other");
+        }
+        SSLContext context;
+        try {
+            if (tlsInsecure) {
+                context = SSLContext.getInstance("TLS");
+                context.init(null, new TrustManager[] {new TrustEverything()}, null);
+            } else {
+                context = Pem.clientContext(tlsCa, null, null);
+            }
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot set up TLS: " + e.getMessage(), e);
+        }
+        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket();
+        try {
+            socket.connect(new InetSocketAddress(host, port));
+            SSLParameters params = socket.getSSLParameters();
+            if (!tlsInsecure) {
+                params.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must name --host
+            }
+            socket.setSSLParameters(params);
+            socket.startHandshake();
+            return socket;
+        } catch (IOException e) {
+            socket.close();
+            throw new IOException("cannot connect to tls://" + host + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** --tls-insecure: checks nothing, as curl -k. */
+    private static final class TrustEverything extends X509ExtendedTrustManager {
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType) { }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType) { }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) { }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) { }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) { }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) { }
+        @Override public X509Certificate[] getAcceptedIssuers() { return new X509Certificate[0]; }
+    }
+
     /** UDP may lose a datagram or its reply: send again this many times before giving up. */
     private static final int UDP_ATTEMPTS = 3;
 
@@ -65,21 +137,45 @@ final class EchoClientCommand implements Callable<Integer> {
         if (udp) {
             return udpEcho(out);
         }
+        if (tls) {
+            try (SSLSocket socket = connectTls();
+                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+                return converse(in, Channels.newChannel(socket.getInputStream()),
+                        Channels.newChannel(socket.getOutputStream()), out);
+            }
+        }
         try (SocketChannel channel = connect();
              BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+            int status = converse(in, channel, channel, out);
+            if (status != 0) {
+                return status;
+            }
+            channel.shutdownOutput();
+            ByteBuffer rest = ByteBuffer.allocate(8192);
+            while (channel.read(rest) >= 0) {
+                rest.clear(); // the server echoes only what we sent, so nothing should arrive here
+            }
+        }
+        return 0;
+    }
+
+    /** Sends each line of {@code in} and prints its echo; 1 if the server closed first. */
+    private int converse(BufferedReader in, ReadableByteChannel channelIn, WritableByteChannel channelOut,
+                         PrintStream out) throws IOException {
+        {
             String line;
             while ((line = in.readLine()) != null) {
                 byte[] text = line.getBytes(StandardCharsets.UTF_8);
                 byte[] reply;
                 if (framing == EchoServerCommand.FramingMode.length) {
                     ByteBuffer frame = ByteBuffer.allocate(4 + text.length).putInt(text.length).put(text);
-                    writeFully(channel, frame.flip());
-                    ByteBuffer header = readFully(channel, 4);
-                    reply = header == null ? null : readPayload(channel, header.getInt());
+                    writeFully(channelOut, frame.flip());
+                    ByteBuffer header = readFully(channelIn, 4);
+                    reply = header == null ? null : readPayload(channelIn, header.getInt());
                 } else {
                     byte[] request = (line + "\n").getBytes(StandardCharsets.UTF_8);
-                    writeFully(channel, ByteBuffer.wrap(request));
-                    ByteBuffer echoed = readFully(channel, request.length);
+                    writeFully(channelOut, ByteBuffer.wrap(request));
+                    ByteBuffer echoed = readFully(channelIn, request.length);
                     reply = echoed == null ? null : Arrays.copyOf(echoed.array(), text.length);
                 }
                 if (reply == null) {
@@ -87,11 +183,6 @@ final class EchoClientCommand implements Callable<Integer> {
                     return 1;
                 }
                 out.println(new String(reply, StandardCharsets.UTF_8));
-            }
-            channel.shutdownOutput();
-            ByteBuffer rest = ByteBuffer.allocate(8192);
-            while (channel.read(rest) >= 0) {
-                rest.clear(); // the server echoes only what we sent, so nothing should arrive here
             }
         }
         return 0;
@@ -158,7 +249,7 @@ final class EchoClientCommand implements Callable<Integer> {
     }
 
     /** Exactly {@code length} bytes, flipped for reading; null if the server closed first. */
-    private static ByteBuffer readFully(SocketChannel channel, int length) throws IOException {
+    private static ByteBuffer readFully(ReadableByteChannel channel, int length) throws IOException {
         ByteBuffer buffer = ByteBuffer.allocate(length);
         while (buffer.hasRemaining()) {
             if (channel.read(buffer) < 0) {
@@ -168,7 +259,7 @@ final class EchoClientCommand implements Callable<Integer> {
         return buffer.flip();
     }
 
-    private static byte[] readPayload(SocketChannel channel, int length) throws IOException {
+    private static byte[] readPayload(ReadableByteChannel channel, int length) throws IOException {
         if (length < 0) {
             throw new IOException("the server sent a frame length of " + (length & 0xFFFF_FFFFL) + " bytes");
         }
@@ -176,7 +267,7 @@ final class EchoClientCommand implements Callable<Integer> {
         return payload == null ? null : payload.array();
     }
 
-    private static void writeFully(SocketChannel channel, ByteBuffer buffer) throws IOException {
+    private static void writeFully(WritableByteChannel channel, ByteBuffer buffer) throws IOException {
         while (buffer.hasRemaining()) {
             channel.write(buffer);
         }

@@ -1,13 +1,18 @@
 package io.selectloop.echo;
 
+import io.selectloop.Connection;
 import io.selectloop.DatagramEndpoint;
+import io.selectloop.GroupAccept;
+import io.selectloop.ProxyProtocol;
 import io.selectloop.EventLoopGroup;
 import io.selectloop.Framing;
 import io.selectloop.Handler;
 import io.selectloop.LoopOptions;
 import io.selectloop.OverLimit;
+import io.selectloop.Pem;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
+import io.selectloop.TlsOptions;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.net.SocketAddress;
@@ -90,6 +95,78 @@ final class EchoServerCommand implements Callable<Integer> {
                     + "0 waits as long as output moves (default: ${DEFAULT-VALUE}).")
     double closeTimeoutSeconds;
 
+    // ---- TLS (issue 10)
+    @Option(names = "--tls-cert", paramLabel = "CERT.pem",
+            description = "Serve TLS on the TCP port (and --unix) with this PEM certificate chain; needs --tls-key.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "KEY.pem",
+            description = "The certificate's private key: unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY), RSA or EC.")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", paramLabel = "CA.pem",
+            description = "Require a client certificate issued by one of these PEM CA certificates.")
+    Path tlsClientCa;
+
+    /** The TLS settings the options ask for; null without --tls-cert. */
+    TlsOptions tlsOptions() {
+        if (tlsCert == null && tlsKey == null) {
+            if (tlsClientCa != null) {
+                throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
+            }
+            return null;
+        }
+        if (tlsCert == null || tlsKey == null) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        try {
+            return TlsOptions.server(Pem.serverContext(tlsCert, tlsKey, tlsClientCa))
+                    .clientAuth(tlsClientCa != null ? TlsOptions.ClientAuth.REQUIRED : TlsOptions.ClientAuth.NONE)
+                    .build();
+        } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    // -- scale-out options (issue 12): SO_REUSEPORT, PROXY protocol, greeting
+    @Option(names = "--reuse-port",
+            description = "Bind with SO_REUSEPORT, so several demo processes can serve one port; on SIGTERM, hand over: "
+                    + "stop accepting, send FIN after the last echo, close when the client does (README, "
+                    + "zero-downtime restart).")
+    boolean reusePort;
+
+    @Option(names = "--proxy-protocol", defaultValue = "off", paramLabel = "off|optional|required",
+            description = "Expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy/send-proxy-v2 sends) on "
+                    + "each TCP connection; the peer address is then the one it carries (default: ${DEFAULT-VALUE}).")
+    String proxyProtocol;
+
+    @Option(names = "--proxy-header-timeout", defaultValue = "10", paramLabel = "SECONDS",
+            description = "How long a connection may take to send its PROXY header (default: ${DEFAULT-VALUE}).")
+    double proxyHeaderTimeoutSeconds;
+
+    @Option(names = "--greet",
+            description = "On each new connection, send 'hello <address>:<port>\\n': the peer as the server sees it.")
+    boolean greet;
+
+    @Option(names = "--group-accept", defaultValue = "hand-off", paramLabel = "listener-per-loop|hand-off",
+            description = "With --loops above 1: one listener handing connections to the loops in turn, or one "
+                    + "SO_REUSEPORT listener per loop (default: ${DEFAULT-VALUE}).")
+    String groupAccept;
+
+    private final ShutdownDrain drain = new ShutdownDrain();
+    private final List<StreamServer> servers = new ArrayList<>();
+
+    // ---- operability (issue 11): metrics endpoint and periodic stats
+    @Option(names = "--metrics-port", paramLabel = "P",
+            description = "Serve Prometheus metrics at http://HOST:P/metrics (text format 0.0.4) on the same loops; "
+                    + "0 picks a free port (default: off).")
+    Integer metricsPort;
+
+    @Option(names = "--stats", paramLabel = "SECONDS",
+            description = "Print one line of the same numbers to stderr every SECONDS (default: off).")
+    Double statsSeconds;
+    // ---- end of operability options
+
     /** The exit status when an event loop dies (sysexits' EX_SOFTWARE), so that a supervisor restarts us. */
     static final int LOOP_FAILED = 70;
 
@@ -115,14 +192,22 @@ final class EchoServerCommand implements Callable<Integer> {
             System.err.println("echo-demo: --loops must be at least 1");
             return 2;
         }
+        if (statsSeconds != null && !(statsSeconds > 0)) {
+            System.err.println("echo-demo: --stats must be a positive number of seconds");
+            return 2;
+        }
         EventLoopGroup group = EventLoopGroup.start(loops, "echo-loop", loopOptions);
         List<String> endpoints = new ArrayList<>();
         try {
-            endpoints.add(uri(StreamServer.bind(group, new InetSocketAddress(host, port), options, () -> newHandler(framer))
-                    .localAddress()));
+            StreamServer tcp = StreamServer.bind(group, new InetSocketAddress(host, port), options, () -> newHandler(framer));
+            servers.add(tcp);
+            String tcpUri = uri(tcp.localAddress());
+            endpoints.add(options.tls() != null ? tcpUri.replaceFirst("^tcp:", "tls:") : tcpUri);
             if (unixPath != null) {
-                endpoints.add(uri(StreamServer.bind(group, UnixDomainSocketAddress.of(unixPath), options, () -> newHandler(framer))
-                        .localAddress()));
+                StreamServer unix = StreamServer.bind(group, UnixDomainSocketAddress.of(unixPath),
+                        options.toBuilder().proxyProtocol(ProxyProtocol.OFF).build(), () -> newHandler(framer));
+                servers.add(unix);
+                endpoints.add(uri(unix.localAddress()));
             }
             if (udpPort != null) {
                 DatagramEndpoint udp = DatagramEndpoint.bind(group.next(), new InetSocketAddress(host, udpPort),
@@ -140,8 +225,25 @@ final class EchoServerCommand implements Callable<Integer> {
         for (String endpoint : endpoints) {
             System.out.println("listening on " + endpoint);
         }
+        // [operability] after the listening lines, which scripts wait for
+        if (metricsPort != null) {
+            try {
+                StreamServer metrics = MetricsEndpoint.bind(group, new InetSocketAddress(host, metricsPort));
+                System.out.println("metrics on http://" + hostAndPort((InetSocketAddress) metrics.localAddress()) + "/metrics");
+            } catch (Exception e) {
+                group.close();
+                System.err.println("echo-demo: cannot serve metrics: " + e);
+                return 1;
+            }
+        }
+        if (statsSeconds != null) {
+            startStats(group, statsSeconds);
+        }
         System.out.println("memory budget " + group.memoryBudget().limit() + " bytes");
         System.out.flush();
+        if (reusePort) {
+            warnIfAcceptQueueWouldBeReset();
+        }
 
         CountDownLatch stop = new CountDownLatch(1);
         AtomicReference<Throwable> loopFailure = new AtomicReference<>();
@@ -165,8 +267,22 @@ final class EchoServerCommand implements Callable<Integer> {
             return LOOP_FAILED;
         }
 
-        log.info("shutting down (up to {} s for pending output)", shutdownTimeoutSeconds);
-        group.shutdownGracefully(Duration.ofSeconds(shutdownTimeoutSeconds)).join();
+        Duration remaining = Duration.ofSeconds(shutdownTimeoutSeconds);
+        if (reusePort) {
+            // A hand-over to the new process on the port: stop accepting at once (it takes
+            // every new connection from now on), then let each client finish (ShutdownDrain).
+            long shutdownStart = System.nanoTime();
+            servers.forEach(StreamServer::close);
+            log.info("stopped accepting; finishing {} connections (up to {} s)", drain.openConnections(), shutdownTimeoutSeconds);
+            int left = drain.drain(remaining);
+            if (left > 0) {
+                log.info("{} connections still open at the shutdown timeout; closing them", left);
+            }
+            remaining = remaining.minusNanos(System.nanoTime() - shutdownStart);
+        } else {
+            log.info("shutting down (up to {} s for pending output)", shutdownTimeoutSeconds);
+        }
+        group.shutdownGracefully(remaining.isNegative() ? Duration.ZERO : remaining).join();
         if (framer == null) {
             log.info("served {} connections, echoed {} bytes", connections.sum(), bytes.sum());
         } else {
@@ -177,6 +293,21 @@ final class EchoServerCommand implements Callable<Integer> {
             log.info("echoed {} UDP datagrams", datagrams.sum());
         }
         return 0;
+    }
+
+    /**
+     * [operability] Prints the stats line from a thread of its own: a slow stderr (a full
+     * pipe) must not hold up a loop.
+     */
+    private static void startStats(EventLoopGroup group, double seconds) {
+        long periodMillis = Math.max(1, (long) (seconds * 1000));
+        var printer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "echo-stats");
+            t.setDaemon(true);
+            return t;
+        });
+        printer.scheduleAtFixedRate(() -> System.err.println(PrometheusText.statsLine(MetricsEndpoint.snapshot(group))),
+                periodMillis, periodMillis, TimeUnit.MILLISECONDS);
     }
 
     StreamOptions options() {
@@ -197,13 +328,46 @@ final class EchoServerCommand implements Callable<Integer> {
             default:
                 throw new IllegalArgumentException("--over-limit must be wait or reject, not '" + overLimit + "'");
         }
+        ProxyProtocol proxy;
+        switch (proxyProtocol) {
+            case "off":
+                proxy = ProxyProtocol.OFF;
+                break;
+            case "optional":
+                proxy = ProxyProtocol.OPTIONAL;
+                break;
+            case "required":
+                proxy = ProxyProtocol.REQUIRED;
+                break;
+            default:
+                throw new IllegalArgumentException("--proxy-protocol must be off, optional or required, not '" + proxyProtocol + "'");
+        }
+        if (!(proxyHeaderTimeoutSeconds > 0)) {
+            throw new IllegalArgumentException("--proxy-header-timeout must be positive");
+        }
+        GroupAccept accept;
+        switch (groupAccept) {
+            case "listener-per-loop":
+                accept = GroupAccept.LISTENER_PER_LOOP;
+                break;
+            case "hand-off":
+                accept = GroupAccept.HAND_OFF;
+                break;
+            default:
+                throw new IllegalArgumentException("--group-accept must be listener-per-loop or hand-off, not '" + groupAccept + "'");
+        }
         return StreamOptions.builder()
+                .reusePort(reusePort)
+                .groupAccept(accept)
+                .proxyProtocol(proxy)
+                .proxyHeaderTimeout(Duration.ofNanos((long) (proxyHeaderTimeoutSeconds * 1e9)))
                 .allIdleTimeout(Duration.ofNanos((long) (idleTimeoutSeconds * 1e9)))
                 .maxConnections(maxConnections)
                 .overLimit(policy)
                 .overLimitMessage("busy\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
                 .writeStallTimeout(Duration.ofNanos((long) (stallTimeoutSeconds * 1e9)))
                 .closeTimeout(Duration.ofNanos((long) (closeTimeoutSeconds * 1e9)))
+                .tls(tlsOptions())
                 .build();
     }
 
@@ -232,6 +396,69 @@ final class EchoServerCommand implements Callable<Integer> {
 
     private Handler newHandler(Framing framer) {
         connections.increment();
+        Handler echo = newEchoHandler(framer);
+        return drain.track(greet ? new Greeting(echo) : echo);
+    }
+
+    /** {@code --greet}: tells the peer the address the server sees (after a PROXY header). */
+    private static final class Greeting implements Handler {
+        private final Handler inner;
+
+        Greeting(Handler inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public void onOpen(Connection c) throws Exception {
+            SocketAddress peer = c.remoteAddress();
+            String who = peer instanceof InetSocketAddress ? hostAndPort((InetSocketAddress) peer) : String.valueOf(peer);
+            c.write(("hello " + who + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            inner.onOpen(c);
+        }
+
+        @Override
+        public void onData(Connection c, ByteBuffer data) throws Exception {
+            inner.onData(c, data);
+        }
+
+        @Override
+        public void onEof(Connection c) throws Exception {
+            inner.onEof(c);
+        }
+
+        @Override
+        public void onWritabilityChanged(Connection c, boolean writable) throws Exception {
+            inner.onWritabilityChanged(c, writable);
+        }
+
+        @Override
+        public void onIdle(Connection c, io.selectloop.IdleKind kind) throws Exception {
+            inner.onIdle(c, kind);
+        }
+
+        @Override
+        public void onClose(Connection c, Throwable cause) {
+            inner.onClose(c, cause);
+        }
+    }
+
+    /**
+     * Closing a SO_REUSEPORT listener resets the connections still in its accept queue,
+     * unless the kernel moves them to another listener on the port (Linux 5.14+).
+     */
+    private static void warnIfAcceptQueueWouldBeReset() {
+        try {
+            String value = java.nio.file.Files.readString(Path.of("/proc/sys/net/ipv4/tcp_migrate_req")).trim();
+            if (value.equals("0")) {
+                log.warn("net.ipv4.tcp_migrate_req is 0: when this process stops, connections still in its accept queue "
+                        + "are reset instead of moving to another process on the port (sysctl -w net.ipv4.tcp_migrate_req=1)");
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            log.debug("cannot read net.ipv4.tcp_migrate_req: {}", e.toString());
+        }
+    }
+
+    private Handler newEchoHandler(Framing framer) {
         if (framer == null) {
             return (c, data) -> {
                 bytes.add(data.remaining());
