@@ -127,7 +127,12 @@ final class FilesFixture {
         final OutputStream out;
 
         RawPeer(InetSocketAddress address) throws IOException {
-            socket = new Socket(address.getAddress(), address.getPort());
+            this(new Socket(address.getAddress(), address.getPort()));
+        }
+
+        /** Over a connected socket of the caller's (a JDK {@code SSLSocket} for TLS). */
+        RawPeer(Socket connected) throws IOException {
+            socket = connected;
             socket.setSoTimeout(60_000);
             in = socket.getInputStream();
             out = socket.getOutputStream();
