@@ -13,25 +13,19 @@ import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.net.Socket;
 import java.nio.channels.Channels;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.channels.WritableByteChannel;
-import java.security.GeneralSecurityException;
-import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedTrustManager;
-import io.selectloop.Pem;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "client", mixinStandardHelpOptions = true,
@@ -59,43 +53,21 @@ final class EchoClientCommand implements Callable<Integer> {
             description = "With --udp: how long to wait for each reply before sending the datagram again (default: ${DEFAULT-VALUE}).")
     double udpTimeoutSeconds;
 
-    // ---- TLS (issue 10)
-    @Option(names = "--tls", description = "Speak TLS to the server (a server started with --tls-cert).")
-    boolean tls;
-
-    @Option(names = "--tls-ca", paramLabel = "CA.pem",
-            description = "With --tls: trust the server certificates these PEM certificates issued (or are) "
-                    + "instead of the JVM's default trust store.")
-    Path tlsCa;
-
-    @Option(names = "--tls-insecure",
-            description = "With --tls: accept any server certificate, unchecked. For testing only.")
-    boolean tlsInsecure;
+    // ---- TLS (issue 10): the flags are shared with files ls|put|get (TlsFlags)
+    @Mixin
+    TlsFlags.Client tls = new TlsFlags.Client();
 
     /** A TLS socket to --host:--port: blocking, as the rest of this client, with the handshake done. */
     private SSLSocket connectTls() throws IOException {
         if (unixPath != null) {
             throw new IOException("--tls works over TCP only");
         }
-        if (tlsCa != null && tlsInsecure) {
-            throw new IOException("--tls-ca and --tls-insecure exclude each other");
-        }
-        SSLContext context;
-        try {
-            if (tlsInsecure) {
-                context = SSLContext.getInstance("TLS");
-                context.init(null, new TrustManager[] {new TrustEverything()}, null);
-            } else {
-                context = Pem.clientContext(tlsCa, null, null);
-            }
-        } catch (GeneralSecurityException e) {
-            throw new IOException("cannot set up TLS: " + e.getMessage(), e);
-        }
+        SSLContext context = tls.context();
         SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket();
         try {
             socket.connect(new InetSocketAddress(host, port));
             SSLParameters params = socket.getSSLParameters();
-            if (!tlsInsecure) {
+            if (tls.checksHostName()) {
                 params.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must name --host
             }
             socket.setSSLParameters(params);
@@ -105,17 +77,6 @@ final class EchoClientCommand implements Callable<Integer> {
             socket.close();
             throw new IOException("cannot connect to tls://" + host + ":" + port + ": " + e.getMessage(), e);
         }
-    }
-
-    /** --tls-insecure: checks nothing, as curl -k. */
-    private static final class TrustEverything extends X509ExtendedTrustManager {
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType) { }
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType) { }
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) { }
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) { }
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) { }
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) { }
-        @Override public X509Certificate[] getAcceptedIssuers() { return new X509Certificate[0]; }
     }
 
     /** UDP may lose a datagram or its reply: send again this many times before giving up. */
@@ -137,7 +98,7 @@ final class EchoClientCommand implements Callable<Integer> {
         if (udp) {
             return udpEcho(out);
         }
-        if (tls) {
+        if (tls.enabled()) {
             try (SSLSocket socket = connectTls();
                  BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
                 return converse(in, Channels.newChannel(socket.getInputStream()),

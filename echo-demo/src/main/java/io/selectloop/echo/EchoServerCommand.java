@@ -9,7 +9,6 @@ import io.selectloop.Framing;
 import io.selectloop.Handler;
 import io.selectloop.LoopOptions;
 import io.selectloop.OverLimit;
-import io.selectloop.Pem;
 import io.selectloop.StreamOptions;
 import io.selectloop.StreamServer;
 import io.selectloop.TlsOptions;
@@ -29,6 +28,7 @@ import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "server", mixinStandardHelpOptions = true,
@@ -95,37 +95,13 @@ final class EchoServerCommand implements Callable<Integer> {
                     + "0 waits as long as output moves (default: ${DEFAULT-VALUE}).")
     double closeTimeoutSeconds;
 
-    // ---- TLS (issue 10)
-    @Option(names = "--tls-cert", paramLabel = "CERT.pem",
-            description = "Serve TLS on the TCP port (and --unix) with this PEM certificate chain; needs --tls-key.")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "KEY.pem",
-            description = "The certificate's private key: unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY), RSA or EC.")
-    Path tlsKey;
-
-    @Option(names = "--tls-client-ca", paramLabel = "CA.pem",
-            description = "Require a client certificate issued by one of these PEM CA certificates.")
-    Path tlsClientCa;
+    // ---- TLS (issue 10): the flags are shared with files serve (TlsFlags)
+    @Mixin
+    TlsFlags.Server tls = new TlsFlags.Server();
 
     /** The TLS settings the options ask for; null without --tls-cert. */
     TlsOptions tlsOptions() {
-        if (tlsCert == null && tlsKey == null) {
-            if (tlsClientCa != null) {
-                throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
-            }
-            return null;
-        }
-        if (tlsCert == null || tlsKey == null) {
-            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
-        }
-        try {
-            return TlsOptions.server(Pem.serverContext(tlsCert, tlsKey, tlsClientCa))
-                    .clientAuth(tlsClientCa != null ? TlsOptions.ClientAuth.REQUIRED : TlsOptions.ClientAuth.NONE)
-                    .build();
-        } catch (java.io.IOException | java.security.GeneralSecurityException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
+        return tls.options();
     }
 
     // -- scale-out options (issue 12): SO_REUSEPORT, PROXY protocol, greeting

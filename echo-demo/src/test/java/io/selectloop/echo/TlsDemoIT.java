@@ -163,6 +163,25 @@ class TlsDemoIT {
         }
     }
 
+    /** The demo client's --tls-cert/--tls-key (shared with the files client, TlsFlags) satisfy --tls-client-ca. */
+    @Test
+    void theDemoClientShowsItsCertificateWhenTheServerRequiresOne() throws Exception {
+        try (DemoProcess server = tlsServer("--tls-client-ca", certs.ca.toString())) {
+            String port = String.valueOf(server.awaitListening().getPort());
+            Client with = client("--port", port, "--tls", "--tls-ca", certs.ca.toString(),
+                    "--tls-cert", certs.clientCert.toString(), "--tls-key", certs.clientKey.toString());
+            assertEquals(0, with.status, with.output.toString());
+            assertEquals(List.of("one", "two"), with.output);
+            Client without = client("--port", port, "--tls", "--tls-ca", certs.ca.toString());
+            assertEquals(1, without.status, without.output.toString());
+            assertFalse(without.output.contains("one"), without.output.toString());
+            Client halfIdentity = client("--port", port, "--tls", "--tls-cert", certs.clientCert.toString());
+            assertEquals(1, halfIdentity.status, halfIdentity.output.toString());
+            assertEquals(List.of("echo-demo client: --tls-cert and --tls-key go together"), halfIdentity.output);
+            assertEquals(0, server.terminate());
+        }
+    }
+
     @Test
     void clientInitiatedRenegotiationIsRefusedOnTls12AndOthersCarryOn() throws Exception {
         try (DemoProcess server = tlsServer()) {

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * {@code K} and {@code k} send TLS 1.3 key updates), with stdout and stderr merged and
  * collected. Also makes the test certificates with the {@code openssl} CLI.
  */
-final class TlsPeer implements AutoCloseable {
+public final class TlsPeer implements AutoCloseable {
     private final Process process;
     private final OutputStream stdin;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
@@ -91,15 +91,18 @@ final class TlsPeer implements AutoCloseable {
 
     // ------------------------------------------------------------------ certificates
 
-    /** A CA, a server certificate it signed for localhost/127.0.0.1, and a client certificate it signed. */
-    static final class Certs {
-        final Path ca;
-        final Path serverCert;
-        final Path serverKey;
-        final Path clientCert;
-        final Path clientKey;
+    /**
+     * A CA, a server certificate it signed for localhost/127.0.0.1, and a client certificate it
+     * signed. Public for the files program's TLS tests, in their own package.
+     */
+    public static final class Certs {
+        public final Path ca;
+        public final Path serverCert;
+        public final Path serverKey;
+        public final Path clientCert;
+        public final Path clientKey;
 
-        Certs(Path dir) throws IOException {
+        public Certs(Path dir) throws IOException {
             ca = dir.resolve("ca.pem");
             Path caKey = dir.resolve("ca.key");
             serverCert = dir.resolve("server.pem");

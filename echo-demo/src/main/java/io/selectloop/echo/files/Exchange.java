@@ -16,6 +16,10 @@ import java.util.concurrent.CompletableFuture;
  */
 abstract class Exchange<R> implements Handler {
     final CompletableFuture<R> result = new CompletableFuture<>();
+    /** The first byte of a TLS alert or handshake record: what a TLS server answers a plain request with. */
+    private static final int TLS_ALERT = 0x15;
+    private static final int TLS_HANDSHAKE = 0x16;
+
     private final ByteBuffer header = ByteBuffer.allocate(4);
     private ByteBuffer frame;
     private long raw;
@@ -62,6 +66,9 @@ abstract class Exchange<R> implements Handler {
                 int length = header.flip().getInt();
                 header.clear();
                 if (length < 0 || length > FilesProtocol.MAX_FRAME) {
+                    if ((length >>> 24) == TLS_ALERT || (length >>> 24) == TLS_HANDSHAKE) {
+                        throw new IOException("the server answered with a TLS record: it serves TLS (run with --tls)");
+                    }
                     throw new IOException("the server sent a frame of " + Integer.toUnsignedString(length) + " bytes");
                 }
                 frame = ByteBuffer.allocate(length);
@@ -105,10 +112,25 @@ abstract class Exchange<R> implements Handler {
     @Override
     public final void onClose(Connection c, Throwable cause) {
         released();
-        if (!result.isDone()) {
+        IOException tls = tlsFailure(cause);
+        if (tls != null) {
+            result.completeExceptionally(tls);
+        } else if (!result.isDone()) {
             result.completeExceptionally(new IOException("connection lost" + (cause == null ? "" : ": " + cause.getMessage())
                     + "; run the command again to resume", cause));
         }
+    }
+
+    /**
+     * A TLS failure (a certificate refused either way, an alert, plaintext where TLS was
+     * expected) said as such, without the resume hint: running the command again fails the
+     * same way. Null for any other cause.
+     */
+    static IOException tlsFailure(Throwable cause) {
+        if (!(cause instanceof javax.net.ssl.SSLException)) {
+            return null;
+        }
+        return new IOException("TLS failed: " + cause.getMessage(), cause);
     }
 
     @Override

@@ -238,7 +238,7 @@ final class FileSession implements FrameHandler {
         download = channel;
         send(c, "OK " + size + " " + start);
         if (size > start) {
-            c.sendFile(channel, start, size - start); // zero-copy; the trailer below queues behind it
+            c.sendFile(channel, start, size - start); // zero-copy (under TLS through the engine); the trailer queues behind it
         }
         String sha256 = server.hashes().get(key);
         if (sha256 != null) {

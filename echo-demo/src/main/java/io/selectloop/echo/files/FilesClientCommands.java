@@ -1,6 +1,8 @@
 package io.selectloop.echo.files;
 
 import io.selectloop.EventLoop;
+import io.selectloop.StreamOptions;
+import io.selectloop.echo.TlsFlags;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -33,8 +35,19 @@ final class FilesClientCommands {
         @Option(names = "--port", defaultValue = "7009", description = "Server port (default: ${DEFAULT-VALUE}).")
         int port;
 
+        @Mixin
+        TlsFlags.Client tls = new TlsFlags.Client();
+
         InetSocketAddress address() {
             return new InetSocketAddress(host, port); // resolved here, off the loop
+        }
+
+        /** The client's options, with TLS if --tls asks for it; the host is checked against the server's certificate. */
+        StreamOptions options() throws java.io.IOException {
+            if (!tls.enabled()) {
+                return FilesClient.OPTIONS;
+            }
+            return FilesClient.OPTIONS.toBuilder().tls(tls.options(host)).build();
         }
     }
 
@@ -44,6 +57,9 @@ final class FilesClientCommands {
      * (it was left by another version of the file), so the second run starts from byte 0.
      */
     static <R> int run(String command, Function<EventLoop, CompletableFuture<R>> request, java.util.function.Consumer<R> report) {
+        // The client says how its connection ended, in one line; the library's INFO line per
+        // closed connection (a server's log: "TLS: ...; closing this connection") would repeat it.
+        System.setProperty("org.slf4j.simpleLogger.log.io.selectloop", "warn");
         EventLoop loop = EventLoop.start("files-client");
         try {
             for (int attempt = 1; ; attempt++) {
@@ -93,7 +109,14 @@ final class FilesClientCommands {
         @Override
         public Integer call() {
             InetSocketAddress address = server.address();
-            return run("ls", loop -> FilesClient.ls(loop, address, path), (List<String> lines) -> {
+            StreamOptions options;
+            try {
+                options = server.options();
+            } catch (java.io.IOException e) {
+                System.err.println("files ls: " + e.getMessage());
+                return 2;
+            }
+            return run("ls", loop -> FilesClient.ls(loop, address, options, path), (List<String> lines) -> {
                 PrintStream out = out();
                 lines.forEach(out::println);
             });
@@ -120,7 +143,14 @@ final class FilesClientCommands {
             }
             String target = remote != null ? remote : local.getFileName().toString();
             InetSocketAddress address = server.address();
-            return run("put", loop -> FilesClient.put(loop, address, local, target, progress(loop, "put " + target)),
+            StreamOptions options;
+            try {
+                options = server.options();
+            } catch (java.io.IOException e) {
+                System.err.println("files put: " + e.getMessage());
+                return 2;
+            }
+            return run("put", loop -> FilesClient.put(loop, address, options, local, target, progress(loop, "put " + target)),
                     (Transfer t) -> report(out(), t, "sent", "uploaded " + local + " to " + target));
         }
     }
@@ -153,7 +183,14 @@ final class FilesClientCommands {
             }
             Path destination = target;
             InetSocketAddress address = server.address();
-            return run("get", loop -> FilesClient.get(loop, address, remote, destination, progress(loop, "get " + remote)),
+            StreamOptions options;
+            try {
+                options = server.options();
+            } catch (java.io.IOException e) {
+                System.err.println("files get: " + e.getMessage());
+                return 2;
+            }
+            return run("get", loop -> FilesClient.get(loop, address, options, remote, destination, progress(loop, "get " + remote)),
                     (Transfer t) -> report(out(), t, "received", "downloaded " + remote + " to " + destination));
         }
     }

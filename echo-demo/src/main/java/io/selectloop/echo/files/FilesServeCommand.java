@@ -2,6 +2,8 @@ package io.selectloop.echo.files;
 
 import io.selectloop.EventLoop;
 import io.selectloop.StreamOptions;
+import io.selectloop.TlsOptions;
+import io.selectloop.echo.TlsFlags;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,6 +11,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -44,6 +47,9 @@ final class FilesServeCommand implements Callable<Integer> {
             description = "Threads that hash, fsync and rename files, off the event loop (default: ${DEFAULT-VALUE}).")
     int diskThreads;
 
+    @Mixin
+    TlsFlags.Server tls = new TlsFlags.Server();
+
     @Override
     public Integer call() throws Exception {
         long maxBytes;
@@ -57,9 +63,17 @@ final class FilesServeCommand implements Callable<Integer> {
             System.err.println("files serve: --max-connections and --disk-threads must be at least 1, --idle-timeout positive");
             return 2;
         }
+        TlsOptions tlsOptions;
+        try {
+            tlsOptions = tls.options();
+        } catch (IllegalArgumentException e) {
+            System.err.println("files serve: " + e.getMessage());
+            return 2;
+        }
         StreamOptions options = StreamOptions.builder()
                 .maxConnections(maxConnections)
                 .allIdleTimeout(Duration.ofNanos((long) (idleTimeoutSeconds * 1e9)))
+                .tls(tlsOptions) // null: plain TCP
                 .build();
         EventLoop loop = EventLoop.start("files-loop");
         FileServer server;
@@ -72,7 +86,7 @@ final class FilesServeCommand implements Callable<Integer> {
         }
         InetSocketAddress address = (InetSocketAddress) server.localAddress();
         String h = address.getAddress().getHostAddress();
-        System.out.println("listening on tcp://" + (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + address.getPort());
+        System.out.println("listening on " + (tlsOptions != null ? "tls" : "tcp") + "://" + (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + address.getPort());
         System.out.flush();
         CountDownLatch stop = new CountDownLatch(1);
         Thread hook = new Thread(() -> {

@@ -1,5 +1,6 @@
 package io.selectloop.echo.files;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.selectloop.echo.FilesDemoProcess;
@@ -35,7 +36,7 @@ final class FilesFixture {
             args.addAll(List.of(options));
             FilesDemoProcess p = FilesDemoProcess.start(args.toArray(String[]::new));
             URI uri = p.awaitListening();
-            assertEquals("tcp", uri.getScheme());
+            assertEquals(args.contains("--tls-cert") ? "tls" : "tcp", uri.getScheme(), "the scheme it serves");
             return new Server(p, new InetSocketAddress(uri.getHost(), uri.getPort()));
         }
 
@@ -126,7 +127,12 @@ final class FilesFixture {
         final OutputStream out;
 
         RawPeer(InetSocketAddress address) throws IOException {
-            socket = new Socket(address.getAddress(), address.getPort());
+            this(new Socket(address.getAddress(), address.getPort()));
+        }
+
+        /** Over a connected socket of the caller's (a JDK {@code SSLSocket} for TLS). */
+        RawPeer(Socket connected) throws IOException {
+            socket = connected;
             socket.setSoTimeout(60_000);
             in = socket.getInputStream();
             out = socket.getOutputStream();
@@ -161,5 +167,15 @@ final class FilesFixture {
 
     static String hex(MessageDigest digest) {
         return FilesProtocol.hex(digest.digest());
+    }
+
+    /** Waits until a transfer has written {@code bytes} to {@code file}; fails early if the transfer ended. */
+    static void awaitSize(Path file, long bytes, FilesDemoProcess transfer) {
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            if (!transfer.isAlive()) {
+                throw new AssertionError("the transfer ended before it reached " + bytes + " bytes: " + transfer.describe());
+            }
+            return Files.exists(file) && Files.size(file) >= bytes;
+        });
     }
 }

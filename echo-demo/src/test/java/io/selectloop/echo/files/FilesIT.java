@@ -1,5 +1,6 @@
 package io.selectloop.echo.files;
 
+import static io.selectloop.echo.files.FilesFixture.awaitSize;
 import static io.selectloop.echo.files.FilesFixture.number;
 import static io.selectloop.echo.files.FilesFixture.randomFile;
 import static io.selectloop.echo.files.FilesFixture.run;
@@ -197,15 +198,5 @@ class FilesIT {
         assertTrue(p.waitFor(2, TimeUnit.MINUTES));
         assertEquals(expectedStatus, p.exitValue(), "python client " + List.of(args) + ": " + out);
         return out;
-    }
-
-    /** Waits until a transfer has written {@code bytes} to {@code file}; fails early if the transfer ended. */
-    private static void awaitSize(Path file, long bytes, FilesDemoProcess transfer) {
-        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(20)).until(() -> {
-            if (!transfer.isAlive()) {
-                throw new AssertionError("the transfer ended before it reached " + bytes + " bytes: " + transfer.describe());
-            }
-            return Files.exists(file) && Files.size(file) >= bytes;
-        });
     }
 }
