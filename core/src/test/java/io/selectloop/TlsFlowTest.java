@@ -147,6 +147,10 @@ class TlsFlowTest {
             }
         });
         byte[] payload = TestSupport.randomBytes(new Random(3), 16 << 20);
+        // Two threads of its own: the sender blocks until the reader drains the echo, and the
+        // common pool may have a single worker (it has on 2 cores under JDK 25), which would
+        // queue the reader behind the blocked sender for ever.
+        java.util.concurrent.ExecutorService peers = java.util.concurrent.Executors.newFixedThreadPool(2);
         try (EngineClient client = client(server, null)) {
             StreamConnection c = (StreamConnection) accepted.get(30, TimeUnit.SECONDS);
             CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
@@ -155,7 +159,7 @@ class TlsFlowTest {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            });
+            }, peers);
             // Nobody reads the echo: the server's output passes the high watermark and it stops reading.
             eventually().until(() -> onLoop(loop, c::isReadingPausedByBackPressure));
             assertTrue(c.heldBytes() < 16 << 20, "the server holds far less than what was sent");
@@ -165,9 +169,11 @@ class TlsFlowTest {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            });
+            }, peers);
             sent.get(60, TimeUnit.SECONDS); // a failed send fails here, not as a read that waits for ever
             assertArrayEquals(TestSupport.sha256(payload), TestSupport.sha256(echoed.get(60, TimeUnit.SECONDS)));
+        } finally {
+            peers.shutdownNow();
         }
     }
 
