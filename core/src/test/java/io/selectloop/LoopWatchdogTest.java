@@ -95,7 +95,7 @@ class LoopWatchdogTest {
             Matcher warning = Pattern.compile("event loop watchdog-sleepy is blocked: one callback has been running for (\\d+) ms "
                     + "\\(blockedThreshold 100 ms\\)").matcher(handlers.get(0));
             assertTrue(warning.find(), "the warning says so: " + handlers.get(0));
-            assertTrue(Long.parseLong(warning.group(1)) > 100, "it says how long the callback had run");
+            assertTrue(Long.parseLong(warning.group(1)) >= 100, "it says how long the callback had run (the threshold, at least)");
             String stack = handlers.get(0).substring(handlers.get(0).indexOf("stack of watchdog-sleepy while blocked"));
             assertTrue(stack.contains("java.lang.Thread.sleep") || stack.contains("CountDownLatch.await"),
                     "the loop thread's stack, blocked where the handler blocks: " + stack);
