@@ -121,6 +121,7 @@ public final class EventLoop implements Executor, AutoCloseable {
     private ArrayList<Runnable> waitingForNextSelect = new ArrayList<>();
     private ArrayList<Runnable> waitingForThisSelect = new ArrayList<>();
     final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
+    final ReadViews readViews = new ReadViews(readBuffer);
     final ByteBuffer[] gatherScratch = new ByteBuffer[MAX_GATHER];
     final BufferPool pool = new BufferPool();
     /** TLS (issue 10): buffers the loop's TLS connections share in turn; made by the first one. */

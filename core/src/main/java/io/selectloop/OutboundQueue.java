@@ -125,7 +125,9 @@ final class OutboundQueue {
             }
             long n;
             try {
-                n = channel.write(gather, 0, count);
+                // One chunk (the usual case for a small echo) goes out with write(2): the
+                // JDK's gathering path adds a thread-local iovec lookup and writev(2) for nothing.
+                n = count == 1 ? channel.write(gather[0]) : channel.write(gather, 0, count);
             } finally {
                 Arrays.fill(gather, 0, count, null);
             }

@@ -266,7 +266,7 @@ final class StreamConnection implements Connection, IoHandler, LoopResource, Def
                 }
                 // A view of exactly this read: the rest of the shared buffer may hold
                 // bytes another peer sent, which this handler must never reach.
-                ByteBuffer data = buffer.slice(0, n);
+                ByteBuffer data = loop.readViews.of(n);
                 if (tls != null) {
                     // TLS (issue 10): ciphertext; the session hands the plaintext to deliverPlaintext.
                     if (!(proxyBeforeTls != null ? proxyStageReceived(data) : tls.received(data))) {

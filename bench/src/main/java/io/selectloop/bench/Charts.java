@@ -21,7 +21,7 @@ import org.knowm.xchart.style.Styler;
 
 /**
  * The report's PNG charts, drawn without a display: throughput (one panel per pipeline
- * depth), p99 latency and server RSS, each against the number of connections (log scale),
+ * depth), p99 latency (one panel per open-loop rate) and server RSS, each against the number of connections (log scale),
  * one line per implementation, the {@code c-epoll} physical limit dotted in black.
  */
 final class Charts {
@@ -37,11 +37,14 @@ final class Charts {
         List<ResultRow> held = rows.stream().filter(r -> r.scenario().equals("connections")).toList();
 
         if (!throughput.isEmpty()) {
-            written.add(drawPanels(dir.resolve("throughput-vs-connections.png"), throughput));
+            written.add(drawPanels(dir.resolve("throughput-vs-connections.png"), throughput, r -> (double) r.pipeline(),
+                    depth -> String.format(java.util.Locale.ROOT, "Throughput (closed loop), pipeline %.0f", depth),
+                    "msgs/s", ResultRow::msgsPerSec));
         }
         if (!latency.isEmpty()) {
-            written.add(draw(dir.resolve("p99-vs-connections.png"), "p99 latency (open loop, CO-corrected)", "p99 µs",
-                    seriesByImpl(latency, ResultRow::p99Us)));
+            written.add(drawPanels(dir.resolve("p99-vs-connections.png"), latency, ResultRow::rate,
+                    rate -> String.format(java.util.Locale.ROOT, "p99 latency (open loop, CO-corrected), %,.0f msgs/s", rate),
+                    "p99 µs", ResultRow::p99Us));
         } else if (!throughput.isEmpty()) {
             written.add(draw(dir.resolve("p99-vs-connections.png"), "p99 latency (closed loop)", "p99 µs",
                     seriesByImplAndPipeline(throughput, ResultRow::p99Us)));
@@ -59,16 +62,18 @@ final class Charts {
     }
 
     /**
-     * One panel per pipeline depth, stacked in one image: on a shared axis the pipeline-1
-     * lines were squashed flat under the pipeline-16 ones, an order of magnitude higher.
+     * One panel per value of {@code panelKey} (pipeline depth, open-loop rate), stacked in
+     * one image: on a shared axis the pipeline-1 lines were squashed flat under the
+     * pipeline-16 ones, an order of magnitude higher.
      */
-    private static Path drawPanels(Path file, List<ResultRow> throughput) throws IOException {
-        Map<Integer, List<ResultRow>> byPipeline = new TreeMap<>();
-        throughput.forEach(r -> byPipeline.computeIfAbsent(r.pipeline(), k -> new ArrayList<>()).add(r));
+    private static Path drawPanels(Path file, List<ResultRow> rows, ToDoubleFunction<ResultRow> panelKey,
+                                   java.util.function.DoubleFunction<String> title, String yTitle,
+                                   ToDoubleFunction<ResultRow> value) throws IOException {
+        Map<Double, List<ResultRow>> byPanel = new TreeMap<>();
+        rows.forEach(r -> byPanel.computeIfAbsent(panelKey.applyAsDouble(r), k -> new ArrayList<>()).add(r));
         List<BufferedImage> panels = new ArrayList<>();
-        for (Map.Entry<Integer, List<ResultRow>> e : byPipeline.entrySet()) {
-            XYChart chart = chart("Throughput (closed loop), pipeline " + e.getKey(), "msgs/s",
-                    seriesByImpl(e.getValue(), ResultRow::msgsPerSec));
+        for (Map.Entry<Double, List<ResultRow>> e : byPanel.entrySet()) {
+            XYChart chart = chart(title.apply(e.getKey()), yTitle, seriesByImpl(e.getValue(), value));
             panels.add(BitmapEncoder.getBufferedImage(chart));
         }
         int width = panels.stream().mapToInt(BufferedImage::getWidth).max().orElse(0);

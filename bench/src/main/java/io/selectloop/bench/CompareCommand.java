@@ -59,9 +59,15 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "3s", description = "Warm-up per row (default: ${DEFAULT-VALUE}).")
     Duration warmup;
 
-    @Option(names = "--latency-fraction", defaultValue = "0.5", paramLabel = "F",
-            description = "Latency scenario rate as a fraction of the impl's max throughput at that connection count (default: ${DEFAULT-VALUE}).")
-    double latencyFraction;
+    @Option(names = "--rates", split = ",", paramLabel = "R[,R...]",
+            description = "Latency scenario: open-loop rates in msgs/s, the same for every impl, one row per rate "
+                    + "and connection count (default: 20000,100000).")
+    List<Double> rates = new ArrayList<>(List.of(20_000.0, 100_000.0));
+
+    @Option(names = "--latency-fraction", paramLabel = "F",
+            description = "Latency scenario, instead of --rates: one rate per impl and connection count, this fraction "
+                    + "of that impl's own measured maximum (the impls then run at different rates).")
+    Double latencyFraction;
 
     @Option(names = "--active", defaultValue = "10", paramLabel = "N",
             description = "Connections scenario: how many of the held connections send (default: ${DEFAULT-VALUE}).")
@@ -138,15 +144,20 @@ final class CompareCommand implements Callable<Integer> {
                         "unknown scenario '" + s + "'; known: " + String.join(", ", SCENARIOS));
             }
         }
-        if (!(latencyFraction > 0)) {
+        if (latencyFraction != null && !(latencyFraction > 0)) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--latency-fraction must be positive");
+        }
+        if (latencyFraction == null && (rates.isEmpty() || rates.stream().anyMatch(r -> !(r > 0)))) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--rates must be positive");
         }
     }
 
     private int rowsPerImpl() {
         int n = 0;
         for (String s : scenarios) {
-            n += s.equals("throughput") ? connections.size() * pipelines.size() : connections.size();
+            n += s.equals("throughput") ? connections.size() * pipelines.size()
+                    : s.equals("latency") && latencyFraction == null ? connections.size() * rates.size()
+                    : connections.size();
         }
         return n;
     }
@@ -170,7 +181,11 @@ final class CompareCommand implements Callable<Integer> {
         options.put("pipeline", pipelines);
         options.put("duration", Durations.format(duration));
         options.put("warmup", Durations.format(warmup));
-        options.put("latency_fraction", latencyFraction);
+        if (latencyFraction != null) {
+            options.put("latency_fraction", latencyFraction);
+        } else {
+            options.put("rates", rates);
+        }
         options.put("active", active);
         environment.put("options", options);
         environment.put("unavailable", unavailable);
@@ -264,10 +279,12 @@ final class CompareCommand implements Callable<Integer> {
                     }
                 }
                 case "latency" -> {
-                    double max = maxThroughput(impl, server, n);
-                    double rate = Math.max(1, max * latencyFraction);
-                    announce(impl, scenario, String.format(Locale.ROOT, "connections=%d rate=%,.0f msgs/s", n, rate));
-                    measure(impl, scenario, server, closedLoop(server, n, 1).withRate(rate), null);
+                    List<Double> rowRates = latencyFraction == null ? rates
+                            : List.of(Math.max(1, maxThroughput(impl, server, n) * latencyFraction));
+                    for (double rate : rowRates) {
+                        announce(impl, scenario, String.format(Locale.ROOT, "connections=%d rate=%,.0f msgs/s", n, rate));
+                        measure(impl, scenario, server, closedLoop(server, n, 1).withRate(rate), null);
+                    }
                 }
                 case "churn" -> {
                     announce(impl, scenario, "concurrency=" + n);

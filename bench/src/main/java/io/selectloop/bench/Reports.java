@@ -67,11 +67,16 @@ final class Reports {
         Files.writeString(dir.resolve("report.md"), md, StandardCharsets.UTF_8);
     }
 
+    /** An open-loop row that reached less than this share of its rate was saturated. */
+    static final double BELOW_RATE = 0.95;
+
     private static String describe(String scenario) {
         return switch (scenario) {
             case "throughput" -> "Closed loop: every connection keeps `pipeline` messages in flight; latency is send → full echo.";
-            case "latency" -> "Open loop at a fixed rate (`rate`, a fraction of that impl's measured maximum at that "
-                    + "connection count); latency from each message's intended send time (coordinated omission corrected).";
+            case "latency" -> "Open loop at a fixed rate (`rate`: the same for every impl, or with --latency-fraction a "
+                    + "fraction of each impl's own maximum); latency from each message's intended send time (coordinated "
+                    + "omission corrected). \"below rate\" marks a row that did not reach 95 % of its rate: the server, "
+                    + "or the load generator (see its CPU s), was saturated, and its latency measures a queue, not the server.";
             case "connections" -> "N connections held open, only `active_connections` of them sending (closed loop, "
                     + "pipeline 1). p99 is the active connections'; RSS/conn is (RSS holding them − RSS before connecting) / N.";
             case "churn" -> "`connections` concurrent cycles of connect, echo one message, close. msgs/s is completed "
@@ -103,7 +108,8 @@ final class Reports {
             if (open) {
                 md.append(String.format(Locale.ROOT, "%,.0f", r.rate())).append(" | ");
             }
-            md.append(String.format(Locale.ROOT, "%,.0f", r.msgsPerSec())).append(" | ")
+            md.append(String.format(Locale.ROOT, "%,.0f", r.msgsPerSec()))
+                    .append(open && r.msgsPerSec() < BELOW_RATE * r.rate() ? " (below rate)" : "").append(" | ")
                     .append(ratio(r.msgsPerSec(), reactor == null ? null : reactor.msgsPerSec())).append(" | ")
                     .append(ratio(r.msgsPerSec(), limit == null ? null : limit.msgsPerSec())).append(" | ")
                     .append(num(r.p50Us())).append(" | ").append(num(r.p99Us())).append(" | ")
@@ -124,9 +130,17 @@ final class Reports {
         }
     }
 
+    /**
+     * The row of {@code impl} for the same setting as {@code r}: same connections and
+     * pipeline, and the same rate if {@code impl} has a row at that rate (with
+     * --latency-fraction each impl has its own rate, and the nearest comparison is the row
+     * at the same connection count).
+     */
     private static ResultRow sameSetting(List<ResultRow> rows, String impl, ResultRow r) {
-        return rows.stream().filter(x -> x.impl().equals(impl) && x.connections() == r.connections()
-                && x.pipeline() == r.pipeline()).findFirst().orElse(null);
+        List<ResultRow> candidates = rows.stream().filter(x -> x.impl().equals(impl) && x.connections() == r.connections()
+                && x.pipeline() == r.pipeline()).toList();
+        return candidates.stream().filter(x -> x.rate() == r.rate()).findFirst()
+                .orElse(candidates.size() == 1 ? candidates.get(0) : null);
     }
 
     private static String ratio(Number value, Number reactor) {

@@ -26,7 +26,7 @@ class CompareSmokeTest {
         int status = Bench.run("compare",
                 "--impls", "reactor,threads,virtual,netty-nio,netty-epoll,c-epoll,corrupting",
                 "--scenarios", "throughput,latency,connections,churn",
-                "--connections", "4,24", "--pipeline", "4", "--size", "64", "--active", "2",
+                "--connections", "4,24", "--pipeline", "4", "--size", "64", "--active", "2", "--rates", "1000,3000",
                 "--duration", "500ms", "--warmup", "200ms", "--out", out.toString());
         assertEquals(0, status);
 
@@ -41,8 +41,12 @@ class CompareSmokeTest {
             expectedImpls.add("virtual");
         }
         for (String impl : expectedImpls) {
-            // throughput 2, latency 2, connections 2, churn 2
-            assertEquals(8, rows.stream().filter(r -> r.get("impl").equals(impl)).count(), impl + " rows");
+            // throughput 2, latency 2 × 2 rates, connections 2, churn 2
+            assertEquals(10, rows.stream().filter(r -> r.get("impl").equals(impl)).count(), impl + " rows");
+            // every impl runs the latency scenario at the same fixed rates (issue 14), not a share of its own max
+            assertEquals(List.of(1000.0, 1000.0, 3000.0, 3000.0), rows.stream()
+                    .filter(r -> r.get("impl").equals(impl) && r.get("scenario").equals("latency"))
+                    .map(r -> Double.parseDouble(r.get("rate"))).sorted().toList(), impl + " latency rates");
         }
         for (Map<String, String> row : rows) {
             String what = row.get("impl") + " " + row.get("scenario") + " " + row.get("connections");
