@@ -62,15 +62,16 @@ public interface EchoServerImpl {
      *     self-signed key ({@link BenchTls#selfSignedServerKeys()})
      * @param groupAccept reactor with loops above 1: a SO_REUSEPORT listener per loop, or one hand-off listener
      * @param reusePort reactor: bind with SO_REUSEPORT, so several server processes share the port
+     * @param maxReadsPerWakeup reactor: reads per connection per ready event ({@code StreamOptions}); 0: its default
      */
     record ServerSettings(int loops, BenchTls.ServerKeys tlsKeys, io.selectloop.GroupAccept groupAccept,
-                          boolean reusePort) {
+                          boolean reusePort, int maxReadsPerWakeup) {
         public ServerSettings(int loops) {
             this(loops, null);
         }
 
         public ServerSettings(int loops, BenchTls.ServerKeys tlsKeys) {
-            this(loops, tlsKeys, io.selectloop.GroupAccept.HAND_OFF, false);
+            this(loops, tlsKeys, io.selectloop.GroupAccept.HAND_OFF, false, 0);
         }
 
         public static ServerSettings defaults() {

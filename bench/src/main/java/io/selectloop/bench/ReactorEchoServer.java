@@ -46,6 +46,9 @@ public final class ReactorEchoServer implements EchoServerImpl {
         }
         StreamOptions.Builder builder = StreamOptions.builder()
                 .groupAccept(settings.groupAccept()).reusePort(settings.reusePort());
+        if (settings.maxReadsPerWakeup() > 0) {
+            builder.maxReadsPerWakeup(settings.maxReadsPerWakeup());
+        }
         if (tls) {
             builder.tls(TlsOptions.server(settings.tlsKeysOrSelfSigned().context()).build());
         }

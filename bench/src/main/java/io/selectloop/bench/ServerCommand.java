@@ -51,6 +51,11 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--reuse-port", description = "Reactor: bind with SO_REUSEPORT (several server processes on one port).")
     boolean reusePort;
 
+    @Option(names = "--max-reads-per-wakeup", defaultValue = "0", paramLabel = "N",
+            description = "Reactor: reads per connection each time it is ready, before the loop serves the next "
+                    + "(StreamOptions.maxReadsPerWakeup; 0: its default, 16). 1 serves ready connections round-robin.")
+    int maxReadsPerWakeup;
+
     @Override
     public Integer call() throws Exception {
         String name = tls ? ServerImpls.tlsVariant(impl) : impl;
@@ -73,7 +78,7 @@ final class ServerCommand implements Callable<Integer> {
         try {
             BenchTls.ServerKeys keys = tlsKeystore == null ? null : BenchTls.serverKeys(tlsKeystore);
             running = server.start(new InetSocketAddress(host, port),
-                    new EchoServerImpl.ServerSettings(loops, keys, groupAccept, reusePort));
+                    new EchoServerImpl.ServerSettings(loops, keys, groupAccept, reusePort, maxReadsPerWakeup));
         } catch (IllegalArgumentException e) {
             System.err.println("bench server: " + e.getMessage());
             return 2;
@@ -93,15 +98,20 @@ final class ServerCommand implements Callable<Integer> {
 
     /**
      * Stop when standard input reaches its end: {@code compare} holds a pipe to each child,
-     * so a child outlives its parent by no more than that. Standard input that is
-     * {@code /dev/null} (a shell's background job) is at its end from the start, and
-     * watching it would stop the server at once, so it is not watched.
+     * so a child outlives its parent by no more than that. Only a pipe, socket or terminal
+     * is watched: {@code /dev/null} (a shell's background job) or a file is at its end from
+     * the start and would stop the server at once, and {@code /dev/zero} never ends and
+     * would keep the watcher reading on the server's CPU.
      */
     private static void watchStandardInput(CountDownLatch stop) {
         try {
             Path stdin = Path.of("/proc/self/fd/0");
-            if (Files.isSymbolicLink(stdin) && Files.readSymbolicLink(stdin).equals(Path.of("/dev/null"))) {
-                return;
+            if (Files.isSymbolicLink(stdin)) {
+                String target = Files.readSymbolicLink(stdin).toString();
+                if (!(target.startsWith("pipe:") || target.startsWith("socket:") || target.startsWith("/dev/pts/")
+                        || target.startsWith("/dev/tty"))) {
+                    return;
+                }
             }
         } catch (IOException | UnsupportedOperationException e) {
             // not Linux: watch it anyway
