@@ -145,6 +145,9 @@ final class Charts {
                 .xAxisTitle("connections").yAxisTitle(yTitle).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         chart.getStyler().setXAxisLogarithmic(true);
+        // Latencies span orders of magnitude: on a linear axis one saturated impl's seconds
+        // flattened every other line onto zero.
+        chart.getStyler().setYAxisLogarithmic(yTitle.startsWith("p99"));
         chart.getStyler().setMarkerSize(7);
         chart.getStyler().setDecimalPattern("#,###.#");
         for (Map.Entry<String, TreeMap<Integer, Double>> s : series.entrySet()) {

@@ -112,6 +112,7 @@ final class LoadCommand implements Callable<Integer> {
                 r.p50Us(), r.p99Us(), r.p999Us(), r.maxUs(), r.errors(),
                 (r.serverCpuS() == null ? "" : String.format(Locale.ROOT, ", server CPU %.2fs", r.serverCpuS()))
                         + (r.generatorCpuS() == null ? "" : String.format(Locale.ROOT, ", generator CPU %.2fs in %.2fs",
-                        r.generatorCpuS(), r.measuredSeconds())));
+                        r.generatorCpuS(), r.measuredSeconds()))
+                        + (r.sendLagP99Us() == null ? "" : String.format(Locale.ROOT, ", send lag p99 %.1fus", r.sendLagP99Us())));
     }
 }

@@ -187,11 +187,13 @@ public final class LoadGenerator {
             }
         }
         return new LoadResult(spec, measured.messages, measured.seconds, measured.latency, errors.get(),
-                List.copyOf(errorSamples), measured.connectionsUp, measured.cpuSeconds);
+                List.copyOf(errorSamples), measured.connectionsUp, measured.cpuSeconds,
+                spec.openLoop() && spec.mode() == LoadSpec.Mode.STREAM ? measured.sendLag : null);
     }
 
     /** What the measured interval saw. */
-    private record Measured(long messages, double seconds, Histogram latency, int connectionsUp, double cpuSeconds) {
+    private record Measured(long messages, double seconds, Histogram latency, int connectionsUp, double cpuSeconds,
+                            Histogram sendLag) {
     }
 
     /** CPU time this whole process has used (every generator thread, GC and JIT included), in nanoseconds. */
@@ -218,7 +220,7 @@ public final class LoadGenerator {
         }
         if (spec.mode() == LoadSpec.Mode.STREAM && connectionsUp(threads) == 0) {
             progress("no connection could be made; nothing to measure");
-            return new Measured(0, 0, newHistogram(), 0, 0);
+            return new Measured(0, 0, newHistogram(), 0, 0, newHistogram());
         }
         if (tlsNegotiated != null) {
             progress("TLS: " + tlsNegotiated);
@@ -230,6 +232,7 @@ public final class LoadGenerator {
         long warmupEnd = start + spec.warmup().toNanos();
         long end = warmupEnd + spec.duration().toNanos();
         Histogram phaseLatency = newHistogram();
+        Histogram phaseSendLag = newHistogram();
         long measureStart = 0;
         long cpuAtMeasureStart = 0;
         long messagesAtMeasureStart = 0;
@@ -249,7 +252,7 @@ public final class LoadGenerator {
                 parkUntil(next);
                 continue;
             }
-            collect(threads, phaseLatency);
+            collect(threads, phaseLatency, phaseSendLag);
             long messages = messagesDone(threads);
             if (now >= tick) {
                 // Report the second that just ended before any phase change resets the figures.
@@ -266,6 +269,7 @@ public final class LoadGenerator {
             if (!measuring && now >= warmupEnd) {
                 measuring = true;
                 phaseLatency.reset();
+                phaseSendLag.reset();
                 messagesAtMeasureStart = messages;
                 measureStart = now;
                 cpuAtMeasureStart = processCpuNanos();
@@ -280,7 +284,7 @@ public final class LoadGenerator {
                 progress(String.format(Locale.ROOT, "done: %,.0f msgs/s, p99 %s, %d connections up, errors %d",
                         messageCount / seconds, micros(phaseLatency.getValueAtPercentile(99)), up, errors.get()));
                 drain(threads);
-                return new Measured(messageCount, seconds, phaseLatency, up, cpuSeconds);
+                return new Measured(messageCount, seconds, phaseLatency, up, cpuSeconds, phaseSendLag);
             }
         }
     }
@@ -316,10 +320,12 @@ public final class LoadGenerator {
         }
     }
 
-    private void collect(IoThread[] threads, Histogram into) {
+    private void collect(IoThread[] threads, Histogram latency, Histogram sendLag) {
         for (IoThread t : threads) {
             t.intervalHistogram = t.recorder.getIntervalHistogram(t.intervalHistogram);
-            into.add(t.intervalHistogram);
+            latency.add(t.intervalHistogram);
+            t.intervalSendLag = t.sendLagRecorder.getIntervalHistogram(t.intervalSendLag);
+            sendLag.add(t.intervalSendLag);
         }
     }
 
@@ -440,6 +446,9 @@ public final class LoadGenerator {
         final ByteBuffer readBuffer = spec.tls() ? ByteBuffer.allocate(READ_BUFFER_SIZE) : ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
         final SingleWriterRecorder recorder = new SingleWriterRecorder(1, HIGHEST_LATENCY_NANOS, 3);
         Histogram intervalHistogram; // owned by the driving thread, recycled between intervals
+        /** Open loop: how late each message left after its intended time (the generator's own lag). */
+        final SingleWriterRecorder sendLagRecorder = new SingleWriterRecorder(1, HIGHEST_LATENCY_NANOS, 3);
+        Histogram intervalSendLag;
 
         volatile long connectsFinished;
         volatile int connectionsUp;
@@ -871,6 +880,15 @@ public final class LoadGenerator {
                 long last = (c.filledBytes + length - 1) / size;
                 for (long m = first; m <= last; m++) {
                     c.sendTimes[(int) (m % spec.pipeline())] = now;
+                }
+            }
+            if (schedule != null && phase == RUNNING && c.active) {
+                // Each message that starts in this fill: how late it leaves after its intended time.
+                long first = (Math.max(c.filledBytes, c.resentUntil) + size - 1) / size;
+                long last = (c.filledBytes + length - 1) / size;
+                for (long m = first; m <= last; m++) {
+                    sendLagRecorder.recordValue(Math.max(0, Math.min(now - schedule.intendedTime(c.slot, m),
+                            HIGHEST_LATENCY_NANOS)));
                 }
             }
             c.out.clear();

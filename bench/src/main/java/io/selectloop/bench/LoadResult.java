@@ -18,9 +18,13 @@ import org.HdrHistogram.Histogram;
  * @param connectionsUp    connections open at the end of the measured interval
  * @param generatorCpuSeconds CPU time the generator's process used in the measured interval
  *                         (all its threads), -1 if the JVM does not tell
+ * @param sendLag          open loop: how late each message measured left the generator, after
+ *                         its intended send time (nanoseconds); null for closed loop and churn.
+ *                         The generator's own lag, included in {@code latency}: a p99 near the
+ *                         latency's p99 means the generator, not the server, set the tail
  */
 public record LoadResult(LoadSpec spec, long messages, double measuredSeconds, Histogram latency, long errors,
-                         List<String> errorSamples, int connectionsUp, double generatorCpuSeconds) {
+                         List<String> errorSamples, int connectionsUp, double generatorCpuSeconds, Histogram sendLag) {
 
     public double messagesPerSecond() {
         return measuredSeconds > 0 ? messages / measuredSeconds : 0;
@@ -33,6 +37,11 @@ public record LoadResult(LoadSpec spec, long messages, double measuredSeconds, H
 
     public double percentileMicros(double percentile) {
         return latency.getTotalCount() == 0 ? 0 : latency.getValueAtPercentile(percentile) / 1000.0;
+    }
+
+    /** Open loop: the send lag's percentile in µs; -1 for closed loop and churn. */
+    public double sendLagPercentileMicros(double percentile) {
+        return sendLag == null ? -1 : sendLag.getTotalCount() == 0 ? 0 : sendLag.getValueAtPercentile(percentile) / 1000.0;
     }
 
     public double maxMicros() {

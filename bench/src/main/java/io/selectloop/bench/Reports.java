@@ -76,7 +76,9 @@ final class Reports {
             case "latency" -> "Open loop at a fixed rate (`rate`: the same for every impl, or with --latency-fraction a "
                     + "fraction of each impl's own maximum); latency from each message's intended send time (coordinated "
                     + "omission corrected). \"below rate\" marks a row that did not reach 95 % of its rate: the server, "
-                    + "or the load generator (see its CPU s), was saturated, and its latency measures a queue, not the server.";
+                    + "or the load generator (see its CPU s), was saturated, and its latency measures a queue, not the server. "
+                    + "`send lag p99` is how late the generator itself sent messages after their intended time, a part of "
+                    + "every latency: where it comes near p99, the generator set the tail, not the server.";
             case "connections" -> "N connections held open, only `active_connections` of them sending (closed loop, "
                     + "pipeline 1). p99 is the active connections'; RSS/conn is (RSS holding them − RSS before connecting) / N.";
             case "churn" -> "`connections` concurrent cycles of connect, echo one message, close. msgs/s is completed "
@@ -93,8 +95,8 @@ final class Reports {
                 .append(scenario.equals("churn") ? " conn/s |" : " msgs/s |")
                 .append(" × reactor | × c-epoll | p50 µs | p99 µs | × reactor | × c-epoll | p99.9 µs | max µs | errors | RSS MiB | × reactor |")
                 .append(held ? " RSS/conn KiB | × reactor |" : "")
-                .append(" threads | CPU s | generator CPU s |\n");
-        int columns = 18 + (open ? 1 : 0) + (held ? 2 : 0);
+                .append(" threads | CPU s | generator CPU s |").append(open ? " send lag p99 µs |" : "").append('\n');
+        int columns = 18 + (open ? 2 : 0) + (held ? 2 : 0);
         md.append("|").append(" --- |".repeat(columns)).append('\n');
         List<ResultRow> sorted = new ArrayList<>(rows);
         sorted.sort((a, b) -> a.connections() != b.connections() ? Integer.compare(a.connections(), b.connections())
@@ -126,7 +128,11 @@ final class Reports {
             }
             md.append(Objects.toString(r.serverThreads(), "")).append(" | ")
                     .append(r.serverCpuS() == null ? "" : num(r.serverCpuS())).append(" | ")
-                    .append(r.generatorCpuS() == null ? "" : num(r.generatorCpuS())).append(" |\n");
+                    .append(r.generatorCpuS() == null ? "" : num(r.generatorCpuS())).append(" |");
+            if (open) {
+                md.append(r.sendLagP99Us() == null ? "" : num(r.sendLagP99Us())).append(" |");
+            }
+            md.append('\n');
         }
     }
 

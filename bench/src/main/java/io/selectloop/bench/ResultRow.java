@@ -18,19 +18,22 @@ import java.util.Map;
  * @param generatorCpuS          CPU seconds the load generator's process used in the measured interval
  *                               (null if unknown); near {@code measuredSeconds} × its CPUs means the
  *                               generator, not the server, may have set the figures
+ * @param sendLagP99Us           open loop: p99 of how late the generator sent each message after its
+ *                               intended time (part of the latency); null for closed loop and churn
  */
 public record ResultRow(String impl, String scenario, int connections, int size, int pipeline,
                         double msgsPerSec, double mbPerSec, double p50Us, double p99Us, double p999Us, double maxUs,
                         long errors, Long serverRssBytes, Integer serverThreads, Double serverCpuS,
                         double rate, int activeConnections, int connectionsUp, Long rssPerConnectionBytes,
-                        double measuredSeconds, Double generatorCpuS) {
+                        double measuredSeconds, Double generatorCpuS, Double sendLagP99Us) {
 
     /** Column names, in order, as they appear in the JSON, the CSV and the report. */
     public static final List<String> COLUMNS = List.of(
             "impl", "scenario", "connections", "size", "pipeline",
             "msgs_per_sec", "mb_per_sec", "p50_us", "p99_us", "p999_us", "max_us", "errors",
             "server_rss_bytes", "server_threads", "server_cpu_s",
-            "rate", "active_connections", "connections_up", "rss_per_connection_bytes", "measured_s", "generator_cpu_s");
+            "rate", "active_connections", "connections_up", "rss_per_connection_bytes", "measured_s", "generator_cpu_s",
+            "send_lag_p99_us");
 
     /** A row from a load result; the server fields are filled in by whoever watched the server. */
     public static ResultRow of(String impl, String scenario, LoadResult r, Long rssBytes, Integer threads,
@@ -42,7 +45,8 @@ public record ResultRow(String impl, String scenario, int connections, int size,
                 r.percentileMicros(50), r.percentileMicros(99), r.percentileMicros(99.9), r.maxMicros(),
                 r.errors(), rssBytes, threads, cpuSeconds,
                 s.rate(), s.activeConnections(), r.connectionsUp(), rssPerConnection, r.measuredSeconds(),
-                r.generatorCpuSeconds() < 0 ? null : r.generatorCpuSeconds());
+                r.generatorCpuSeconds() < 0 ? null : r.generatorCpuSeconds(),
+                r.sendLag() == null ? null : r.sendLagPercentileMicros(99));
     }
 
     /** The row as column name → value, in {@link #COLUMNS} order. */
@@ -69,6 +73,7 @@ public record ResultRow(String impl, String scenario, int connections, int size,
         m.put("rss_per_connection_bytes", rssPerConnectionBytes);
         m.put("measured_s", round(measuredSeconds, 3));
         m.put("generator_cpu_s", generatorCpuS == null ? null : round(generatorCpuS, 2));
+        m.put("send_lag_p99_us", sendLagP99Us == null ? null : round(sendLagP99Us, 1));
         return m;
     }
 

@@ -60,6 +60,9 @@ class CompareSmokeTest {
                 assertEquals(0, errors, what + ": errors");
             }
         }
+        // the generator's own send lag is reported for every open-loop row, and only there
+        assertTrue(rows.stream().allMatch(r -> r.get("scenario").equals("latency") != r.get("send_lag_p99_us").isEmpty()),
+                "send_lag_p99_us exactly on latency rows");
         assertTrue(rows.stream().filter(r -> r.get("scenario").equals("connections"))
                 .allMatch(r -> !r.get("rss_per_connection_bytes").isEmpty()), "RSS per connection");
 

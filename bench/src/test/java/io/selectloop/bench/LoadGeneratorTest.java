@@ -62,6 +62,11 @@ class LoadGeneratorTest {
         InetSocketAddress address = start(new ReactorEchoServer());
         LoadResult r = run(LoadSpec.closedLoop(address, 10, 64, 1, WARMUP, DURATION).withRate(2000));
         assertClean(r);
+        // The generator's own send lag is measured for open loop: one value per message sent
+        // in the measured interval, each no later than that message's whole latency.
+        assertTrue(r.sendLag() != null && r.sendLag().getTotalCount() > 0, "send lag recorded");
+        assertTrue(r.sendLag().getMaxValue() <= r.latency().getMaxValue() + 1_000_000, "send lag within the latency");
+        assertEquals(null, run(LoadSpec.closedLoop(address, 2, 64, 1, WARMUP, DURATION)).sendLag(), "closed loop has none");
     }
 
     @Test
