@@ -28,7 +28,9 @@ public interface Handler {
      * Bytes arrived. {@code data} is a view of exactly these bytes in the loop's shared
      * read buffer (its capacity is their count, so no other peer's bytes are within
      * reach), valid only during this call: copy what must outlive it
-     * ({@link Connection#write} copies).
+     * ({@link Connection#write} copies). The view object itself is reused for a later
+     * read of the same length, on any connection of this loop, so neither it nor its
+     * position, limit, mark or byte order may be kept.
      */
     void onData(Connection c, ByteBuffer data) throws Exception;
 
