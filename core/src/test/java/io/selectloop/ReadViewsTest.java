@@ -116,6 +116,28 @@ class ReadViewsTest {
         }
     }
 
+    /**
+     * What peers can make the table hold (issue 14): every read length from 1 byte to the
+     * whole 64 KiB buffer, as 10,000 peers each sending its own odd size would produce,
+     * leaves at most 1,024 views in the table (about 64 KiB of view objects per loop), each
+     * exactly as long as a read, and a length seen again is served from the table.
+     */
+    @Test
+    void theTableStaysBoundedWhateverLengthsPeersSend() throws Exception {
+        ReadViews views = new ReadViews(ByteBuffer.allocateDirect(EventLoop.READ_BUFFER_SIZE));
+        for (int length = 1; length <= EventLoop.READ_BUFFER_SIZE; length++) {
+            assertEquals(length, views.of(length).capacity());
+        }
+        java.lang.reflect.Field table = ReadViews.class.getDeclaredField("bySize");
+        table.setAccessible(true);
+        ByteBuffer[] held = (ByteBuffer[]) table.get(views);
+        assertTrue(held.length <= 1024, "table size " + held.length);
+        long kept = Arrays.stream(held).filter(v -> v != null).count();
+        assertTrue(kept <= 1024, kept + " views kept");
+        ByteBuffer again = views.of(EventLoop.READ_BUFFER_SIZE);
+        assertTrue(again == views.of(EventLoop.READ_BUFFER_SIZE), "a repeated length is reused, not sliced again");
+    }
+
     private static void pingPong(SocketChannel client, byte[] message, int times) throws Exception {
         for (int i = 0; i < times; i++) {
             writeFully(client, ByteBuffer.wrap(message));
